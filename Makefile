@@ -1,0 +1,54 @@
+# flowd — make targets are the interface. `make help` lists them.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+FUZZTIME ?= 30s
+# Packages with goroutines crossing each other: run under the race detector.
+RACE_PKGS := ./engine/... ./flowtable/... ./api/... ./capture/...
+
+.PHONY: help build demo test test-short bench bench-quick fuzz lint deps clean
+
+help:
+	@echo "make demo        replay the bundled sample pcap and print its flows"
+	@echo "make test        install what tests need (root), vet, test, race-test"
+	@echo "make bench       Go benchmarks + flowd bench; writes bench/RESULTS.md (<= 15 min)"
+	@echo "make bench-quick a 2-minute subset of make bench"
+	@echo "make fuzz        run every fuzz target for FUZZTIME (default $(FUZZTIME)) each"
+	@echo "make lint        gofmt, go vet, staticcheck"
+	@echo "make build       build bin/flowd and bin/flowctl"
+
+deps:
+	@scripts/deps.sh
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+demo: build
+	@scripts/deps.sh --quiet demo
+	$(BIN)/flowd replay testdata/sample.pcap
+
+test: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race $(RACE_PKGS)
+
+test-short:
+	$(GO) test -short ./...
+
+bench: build
+	@scripts/deps.sh bench
+	scripts/bench.sh full
+
+bench-quick: build
+	scripts/bench.sh quick
+
+fuzz:
+	@scripts/fuzz.sh $(FUZZTIME)
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,124 @@
+// Package capture brings frames into flowd: pcap and pcapng files (plain or
+// gzip-compressed) today, live interfaces later.
+//
+// Every source hands out frames in batches. A Frame's Data aliases a buffer
+// owned by the source and stays valid only until the next ReadBatch call on
+// that source, so a caller that needs the bytes longer must copy them.
+// Reading allocates nothing per frame: buffers are reused and grown only when
+// a record larger than any seen before arrives.
+//
+// Sources are not safe for concurrent use; one goroutine reads each source.
+package capture
+
+import (
+	"errors"
+	"fmt"
+)
+
+// LinkType is a LINKTYPE_* value from the tcpdump.org link-layer header
+// type registry, as stored in pcap and pcapng files.
+type LinkType uint16
+
+// The link types flowd decodes. Others are delivered as frames and counted by
+// the decoder as unsupported.
+const (
+	LinkNull      LinkType = 0   // BSD loopback: 4-byte address family, host byte order
+	LinkEthernet  LinkType = 1   // IEEE 802.3 Ethernet
+	LinkRaw       LinkType = 101 // raw IPv4 or IPv6, version from the first nibble
+	LinkLoop      LinkType = 108 // OpenBSD loopback: 4-byte address family, network byte order
+	LinkLinuxSLL  LinkType = 113 // Linux cooked capture v1, 16-byte header
+	LinkIPv4      LinkType = 228 // raw IPv4
+	LinkIPv6      LinkType = 229 // raw IPv6
+	LinkLinuxSLL2 LinkType = 276 // Linux cooked capture v2, 20-byte header
+)
+
+// Some writers store the platform's DLT_RAW value (12 or 14) instead of
+// LINKTYPE_RAW; NormalizeLinkType maps those onto LinkRaw.
+func NormalizeLinkType(v uint32) LinkType {
+	switch v {
+	case 12, 14:
+		return LinkRaw
+	}
+	return LinkType(v)
+}
+
+func (t LinkType) String() string {
+	switch t {
+	case LinkNull:
+		return "null"
+	case LinkEthernet:
+		return "ethernet"
+	case LinkRaw:
+		return "raw"
+	case LinkLoop:
+		return "loop"
+	case LinkLinuxSLL:
+		return "linux-sll"
+	case LinkIPv4:
+		return "ipv4"
+	case LinkIPv6:
+		return "ipv6"
+	case LinkLinuxSLL2:
+		return "linux-sll2"
+	}
+	return fmt.Sprintf("linktype-%d", uint16(t))
+}
+
+// Frame is one captured frame.
+type Frame struct {
+	// Data is the captured bytes. It aliases the source's buffer and is valid
+	// until the next ReadBatch on the same source.
+	Data []byte
+	// Timestamp is the capture time in nanoseconds since the Unix epoch.
+	Timestamp int64
+	// WireLen is the frame's original length on the wire; len(Data) is the
+	// captured length, which is smaller when the capture used a snap length.
+	WireLen uint32
+	// LinkType says how to decode Data. In pcapng it comes from the frame's
+	// interface, so one file may mix link types.
+	LinkType LinkType
+	// Interface is the pcapng interface index (0 for pcap files).
+	Interface uint32
+}
+
+// Source is anything that yields batches of frames.
+type Source interface {
+	// ReadBatch fills dst[:n] with the next frames. It returns n > 0 with a nil
+	// error while frames remain. When the source is exhausted it returns the
+	// last frames (possibly n == 0) with io.EOF; when the input is damaged it
+	// returns every good frame before the damage and then an error (a
+	// *FormatError for files). Frames from the previous call become invalid.
+	ReadBatch(dst []Frame) (n int, err error)
+	// Stats reports what the source has read so far.
+	Stats() Stats
+	// Close releases the source's buffers and files.
+	Close() error
+}
+
+// Stats counts what a source has delivered. Offset is in the uncompressed
+// stream for gzip input.
+type Stats struct {
+	Frames uint64 // frames delivered
+	Bytes  uint64 // captured bytes delivered (sum of len(Data))
+	Offset int64  // bytes consumed from the file so far
+	Drops  uint64 // frames the kernel dropped (live sources only)
+	Size   int64  // size of the file in bytes, -1 when unknown (gzip, pipes)
+}
+
+// ErrFormat is the sentinel under every *FormatError, for errors.Is.
+var ErrFormat = errors.New("bad capture file")
+
+// FormatError describes damage found in a capture file: which file, the byte
+// offset where the damage starts (in the uncompressed stream), and what was
+// wrong there.
+type FormatError struct {
+	File   string
+	Offset int64
+	Reason string
+}
+
+func (e *FormatError) Error() string {
+	return fmt.Sprintf("%s: offset %d: %s", e.File, e.Offset, e.Reason)
+}
+
+func (e *FormatError) Unwrap() error { return ErrFormat }
