@@ -1,0 +1,137 @@
+package flowtable
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+// benchWorkload is n distinct IPv4 flows and a stream of packet indices over
+// them, zipf-distributed (s = 1.1) or uniform.
+type benchWorkload struct {
+	pkts   []Packet
+	stream []uint32
+}
+
+func newBenchWorkload(n int, zipf bool) *benchWorkload {
+	r := rand.New(rand.NewPCG(uint64(n), 42))
+	w := &benchWorkload{pkts: make([]Packet, n), stream: make([]uint32, 1<<22)}
+	for i := range w.pkts {
+		var src, dst [16]byte
+		v := r.Uint64()
+		for j := range 4 {
+			src[j], dst[j] = byte(v>>(8*j)), byte(v>>(32+8*j))
+		}
+		sp, dp := uint16(r.Uint32()), uint16(r.Uint32())
+		k, rev := MakeKey(&src, &dst, sp, dp, 6, 4, [2]uint16{})
+		w.pkts[i] = Packet{Key: k, Hash: k.Hash(), Reverse: rev, FrameLen: 100, IPLen: 86, TCPFlags: tcpAck, Time: 1}
+	}
+	z := rand.NewZipf(r, 1.1, 1, uint64(n-1))
+	for i := range w.stream {
+		if zipf {
+			w.stream[i] = uint32(z.Uint64())
+		} else {
+			w.stream[i] = uint32(r.IntN(n))
+		}
+	}
+	return w
+}
+
+// BenchmarkUpdate measures updates of existing flows (PERFORMANCE.md P5):
+// the table against a plain map[Key]*Flow doing the same counting, at 10 k,
+// 100 k and 1 M flows, with zipf and uniform traffic.
+func BenchmarkUpdate(b *testing.B) {
+	for _, n := range []int{10_000, 100_000, 1_000_000} {
+		for _, dist := range []string{"zipf", "uniform"} {
+			w := newBenchWorkload(n, dist == "zipf")
+			b.Run(fmt.Sprintf("flows=%d/%s/table", n, dist), func(b *testing.B) {
+				tab, _ := New(Config{MaxFlows: n}, nil)
+				s := tab.Shard(0)
+				for i := range w.pkts {
+					s.Update(&w.pkts[i])
+				}
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					s.Update(&w.pkts[w.stream[i&(1<<22-1)]])
+					i++
+				}
+				if s.Len() != n {
+					b.Fatalf("table holds %d flows, want %d", s.Len(), n)
+				}
+			})
+			b.Run(fmt.Sprintf("flows=%d/%s/map", n, dist), func(b *testing.B) {
+				m := make(map[Key]*Flow)
+				update := func(p *Packet) {
+					f := m[p.Key]
+					if f == nil {
+						f = &Flow{Key: p.Key, State: StateNew, First: p.Time, Last: p.Time}
+						m[p.Key] = f
+					}
+					f.account(p)
+				}
+				for i := range w.pkts {
+					update(&w.pkts[i])
+				}
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					update(&w.pkts[w.stream[i&(1<<22-1)]])
+					i++
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkInsertExpire measures the churn path: every packet creates a flow
+// in a full table and the sweep ends an old one.
+func BenchmarkInsertExpire(b *testing.B) {
+	const n = 100_000
+	w := newBenchWorkload(4*n, false)
+	tab, _ := New(Config{MaxFlows: n}, nil)
+	s := tab.Shard(0)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		p := &w.pkts[i%len(w.pkts)]
+		p.Time = int64(i) * 1e6 // 1 ms apart: 100 k flows span 100 s
+		s.Update(p)
+		if i%64 == 0 {
+			s.Expire(p.Time, 128)
+		}
+		i++
+	}
+}
+
+// TestBytesPerFlow reports the table's memory per flow at 1 M flows
+// (PERFORMANCE.md P4: ≤ 160 B all-in). It is a measurement, not a timing:
+// the count of bytes does not depend on the machine's speed.
+func TestBytesPerFlow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates ~130 MB")
+	}
+	const n = 1 << 20
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	tab, err := New(Config{MaxFlows: n}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newBenchWorkload(n, false)
+	s := tab.Shard(0)
+	for i := range w.pkts {
+		s.Update(&w.pkts[i])
+	}
+	w = nil
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := float64(after.HeapAlloc-before.HeapAlloc) / float64(s.Len())
+	t.Logf("%d flows: %.1f bytes per flow (Flow %d B + index)", s.Len(), per, FlowSize)
+	if per > 160 {
+		t.Errorf("%.1f bytes per flow, target is at most 160", per)
+	}
+	runtime.KeepAlive(tab)
+}
