@@ -156,6 +156,9 @@ func (s *Shard) init(max int, cfg Config, sink EndSink) {
 	s.sink = sink
 }
 
+// SetSink replaces the shard's EndSink (before the shard is used).
+func (s *Shard) SetSink(sink EndSink) { s.sink = sink }
+
 // Stats returns a copy of the shard's counters (owner goroutine only).
 func (s *Shard) Stats() Stats {
 	st := s.stats

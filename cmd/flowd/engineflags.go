@@ -1,0 +1,110 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/flowd/flowd/capture"
+	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flowtable"
+)
+
+// engineFlags are the settings every command that runs the engine shares.
+type engineFlags struct {
+	workers  int
+	maxFlows int
+	batch    int
+	clock    string
+	to, emg  flowtable.Timeouts
+}
+
+func (ef *engineFlags) register(fs *flag.FlagSet) {
+	d, de := flowtable.DefaultTimeouts(), flowtable.DefaultEmergencyTimeouts()
+	fs.IntVar(&ef.workers, "workers", 1, "worker goroutines, each owning one shard of the flow table")
+	fs.IntVar(&ef.maxFlows, "max-flows", flowtable.DefaultMaxFlows, "most flows held at once (112 B + index each); a full table enters emergency mode")
+	fs.IntVar(&ef.batch, "batch", 256, "frames read and packets handed to a worker at a time")
+	fs.StringVar(&ef.clock, "clock", "packet", "engine clock after the files end: packet (stands still) or wall (keeps running)")
+	for _, t := range []struct {
+		name string
+		p    *time.Duration
+		def  time.Duration
+		what string
+	}{
+		{"timeout-tcp-new", &ef.to.TCPNew, d.TCPNew, "idle timeout of a TCP flow seen in one direction only"},
+		{"timeout-tcp-established", &ef.to.TCPEstablished, d.TCPEstablished, "idle timeout of an established or closing TCP flow (AWS Network Firewall's default)"},
+		{"timeout-tcp-closed", &ef.to.TCPClosed, d.TCPClosed, "how long a closed TCP flow stays in the table"},
+		{"timeout-udp-new", &ef.to.UDPNew, d.UDPNew, "idle timeout of a one-way UDP flow"},
+		{"timeout-udp-established", &ef.to.UDPEstablished, d.UDPEstablished, "idle timeout of a two-way UDP flow"},
+		{"timeout-icmp-new", &ef.to.ICMPNew, d.ICMPNew, "idle timeout of a one-way ICMP/ICMPv6 flow"},
+		{"timeout-icmp-established", &ef.to.ICMPEstablished, d.ICMPEstablished, "idle timeout of a two-way ICMP/ICMPv6 flow"},
+		{"timeout-other-new", &ef.to.OtherNew, d.OtherNew, "idle timeout of a one-way flow of any other protocol (SCTP, GRE, ...)"},
+		{"timeout-other-established", &ef.to.OtherEstablished, d.OtherEstablished, "idle timeout of a two-way flow of any other protocol"},
+		{"emergency-timeout-tcp-new", &ef.emg.TCPNew, de.TCPNew, "TCP new timeout while the table is full"},
+		{"emergency-timeout-tcp-established", &ef.emg.TCPEstablished, de.TCPEstablished, "TCP established timeout while the table is full"},
+		{"emergency-timeout-tcp-closed", &ef.emg.TCPClosed, de.TCPClosed, "TCP closed timeout while the table is full"},
+		{"emergency-timeout-udp-new", &ef.emg.UDPNew, de.UDPNew, "UDP new timeout while the table is full"},
+		{"emergency-timeout-udp-established", &ef.emg.UDPEstablished, de.UDPEstablished, "UDP established timeout while the table is full"},
+	} {
+		fs.DurationVar(t.p, t.name, t.def, t.what)
+	}
+}
+
+func (ef *engineFlags) config() (engine.Config, error) {
+	mode, err := engine.ParseClockMode(ef.clock)
+	if err != nil {
+		return engine.Config{}, fmt.Errorf("--clock: %w", err)
+	}
+	if ef.workers < 1 {
+		return engine.Config{}, fmt.Errorf("--workers %d: want at least 1", ef.workers)
+	}
+	if ef.maxFlows < ef.workers {
+		return engine.Config{}, fmt.Errorf("--max-flows %d: want at least one flow per worker (%d)", ef.maxFlows, ef.workers)
+	}
+	return engine.Config{
+		Workers:   ef.workers,
+		BatchSize: ef.batch,
+		Clock:     mode,
+		Table:     flowtable.Config{MaxFlows: ef.maxFlows, Timeouts: ef.to, EmergencyTimeouts: ef.emg},
+	}, nil
+}
+
+// sourceName names a file source after its base name without the capture
+// extensions (SPEC §5): "/tmp/edge-1.pcap.gz" is "edge-1".
+func sourceName(path string) string {
+	name := filepath.Base(path)
+	for _, ext := range []string{".gz", ".pcapng", ".pcap", ".cap"} {
+		name = strings.TrimSuffix(name, ext)
+	}
+	return name
+}
+
+// openFiles opens capture files as engine sources; NAME=FILE names one.
+func openFiles(e *engine.Engine, specs []string, az, vpce string) ([]engine.SourceInfo, error) {
+	var infos []engine.SourceInfo
+	for _, spec := range specs {
+		name, path := "", spec
+		if i := strings.IndexByte(spec, '='); i > 0 {
+			if _, err := os.Stat(spec); err != nil {
+				name, path = spec[:i], spec[i+1:]
+			}
+		}
+		if name == "" {
+			name = sourceName(path)
+		}
+		f, err := capture.OpenFile(path)
+		if err != nil {
+			return nil, err
+		}
+		info := engine.SourceInfo{Name: name, Path: path, AvailabilityZone: az, VpcEndpointID: vpce}
+		if _, err := e.AddSource(f, info); err != nil {
+			f.Close()
+			return nil, err
+		}
+		infos = append(infos, info)
+	}
+	return infos, nil
+}

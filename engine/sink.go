@@ -1,0 +1,123 @@
+package engine
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"github.com/flowd/flowd/flowtable"
+)
+
+// Sink receives flows that left the table (EVE, CSV, flow logs...). All
+// calls come from one goroutine.
+type Sink interface {
+	// FlowsEnded receives a batch of ended flows; the slice is reused after
+	// the call returns. An error stops no one: it is remembered and returned
+	// by Engine.Stop.
+	FlowsEnded(flows []flowtable.Flow) error
+	// Close flushes and releases the sink after the last FlowsEnded.
+	Close() error
+}
+
+// sinkBatch is the number of ended flows handed to the sinks at once.
+const sinkBatch = 256
+
+// sinkRunner moves ended flows from the workers to the sinks on a goroutine
+// of its own, so that slow output never runs on a worker.
+type sinkRunner struct {
+	sinks   []Sink
+	ch      chan []flowtable.Flow
+	free    chan []flowtable.Flow
+	done    chan struct{}
+	dropped atomic.Uint64 // flows dropped because the sinks fell behind
+	written atomic.Uint64 // flows handed to the sinks
+
+	errMu sync.Mutex
+	err   error
+}
+
+func newSinkRunner(workers int) *sinkRunner {
+	n := 4 * workers
+	r := &sinkRunner{
+		ch:   make(chan []flowtable.Flow, n),
+		free: make(chan []flowtable.Flow, n+workers+1),
+		done: make(chan struct{}),
+	}
+	return r
+}
+
+func (r *sinkRunner) add(s Sink) { r.sinks = append(r.sinks, s) }
+
+func (r *sinkRunner) newBatch() []flowtable.Flow {
+	select {
+	case b := <-r.free:
+		return b[:0]
+	default:
+		return make([]flowtable.Flow, 0, sinkBatch)
+	}
+}
+
+func (r *sinkRunner) start() {
+	go func() {
+		defer close(r.done)
+		for b := range r.ch {
+			for _, s := range r.sinks {
+				if err := s.FlowsEnded(b); err != nil {
+					r.setErr(err)
+				}
+			}
+			r.written.Add(uint64(len(b)))
+			select {
+			case r.free <- b:
+			default:
+			}
+		}
+	}()
+}
+
+// send hands a full batch over and returns an empty one. With drop set it
+// never waits: when the sinks are behind, the batch is counted as dropped
+// and reused.
+func (r *sinkRunner) send(b []flowtable.Flow, drop bool) []flowtable.Flow {
+	if len(r.sinks) == 0 {
+		r.written.Add(uint64(len(b)))
+		return b[:0]
+	}
+	if drop {
+		select {
+		case r.ch <- b:
+		default:
+			r.dropped.Add(uint64(len(b)))
+			return b[:0]
+		}
+	} else {
+		r.ch <- b
+	}
+	return r.newBatch()
+}
+
+func (r *sinkRunner) setErr(err error) {
+	r.errMu.Lock()
+	if r.err == nil {
+		r.err = err
+	}
+	r.errMu.Unlock()
+}
+
+// stop waits for the queued batches and closes the sinks.
+func (r *sinkRunner) stop() error {
+	close(r.ch)
+	<-r.done
+	var errs []error
+	r.errMu.Lock()
+	if r.err != nil {
+		errs = append(errs, r.err)
+	}
+	r.errMu.Unlock()
+	for _, s := range r.sinks {
+		if err := s.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

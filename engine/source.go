@@ -1,0 +1,224 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/flowd/flowd/capture"
+	"github.com/flowd/flowd/decode"
+	"github.com/flowd/flowd/flowtable"
+)
+
+// source reads one capture source, decodes its frames, and hands the packets
+// to the workers in batches.
+type source struct {
+	e    *Engine
+	id   uint16
+	src  capture.Source
+	info SourceInfo
+
+	frames []capture.Frame
+	dec    decode.Packet
+	out    []*batch // the batch being filled for each worker
+	frag   fragTracker
+
+	st sourceCounters // owned by the source goroutine
+
+	mu  sync.Mutex // guards pub
+	pub SourceStatus
+	_   [64]byte
+}
+
+// sourceCounters are the per-source packet counters.
+type sourceCounters struct {
+	frames, bytes uint64
+	errors        [decode.NumReasons]uint64
+	fragOrphans   uint64 // later fragments whose first fragment never came
+}
+
+func newSource(e *Engine, id uint16, src capture.Source, info SourceInfo) *source {
+	s := &source{e: e, id: id, src: src, info: info,
+		frames: make([]capture.Frame, e.cfg.BatchSize),
+		out:    make([]*batch, len(e.workers)),
+	}
+	s.frag.init(int64(e.cfg.FragTimeout), e.cfg.FragMax)
+	s.pub = SourceStatus{ID: id, Info: info}
+	return s
+}
+
+func (s *source) run(ctx context.Context, inline bool) {
+	defer s.e.srcWG.Done()
+	w0 := s.e.workers[0]
+	if inline {
+		// The shard is ours until we end; then the worker takes over.
+		defer close(w0.inlineDone)
+	}
+	var err error
+	for ctx.Err() == nil {
+		var n int
+		n, err = s.src.ReadBatch(s.frames)
+		s.handle(s.frames[:n], inline)
+		s.publish(false, nil)
+		if inline {
+			w0.pollCtl()
+		}
+		if err != nil {
+			break
+		}
+	}
+	s.frag.expireAll(s)
+	for wi := range s.out {
+		s.flush(wi, inline)
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = fmt.Errorf("%s: %w", s.info.Name, err)
+		s.e.setErr(err)
+	} else {
+		err = nil
+	}
+	cerr := s.src.Close()
+	if err == nil && cerr != nil {
+		err = fmt.Errorf("%s: close: %w", s.info.Name, cerr)
+		s.e.setErr(err)
+	}
+	s.publish(true, err)
+}
+
+// handle decodes a batch of frames and dispatches the packets.
+func (s *source) handle(frames []capture.Frame, inline bool) {
+	// Move the engine clock first, so no worker ever sees a packet newer
+	// than the clock it sweeps with.
+	var newest int64
+	for i := range frames {
+		newest = max(newest, frames[i].Timestamp)
+	}
+	s.e.clock.observe(newest)
+
+	var p flowtable.Packet
+	for i := range frames {
+		fr := &frames[i]
+		s.st.frames++
+		s.st.bytes += uint64(len(fr.Data))
+		d := &s.dec
+		d.Decode(fr.Data, fr.LinkType)
+		if d.Reason != decode.ReasonOK {
+			s.st.errors[d.Reason]++
+			continue
+		}
+		p.Time = fr.Timestamp
+		p.FrameLen = uint32(len(fr.Data))
+		if !s.packet(d, &p) {
+			continue
+		}
+		s.dispatch(&p, inline)
+		if s.frag.ready > 0 {
+			s.frag.release(s, inline)
+		}
+	}
+	if len(s.frag.parked) > 0 && newest != 0 {
+		s.frag.expire(s, newest)
+	}
+}
+
+// packet fills p (Time and FrameLen already set) from a decoded frame. It
+// returns false when the packet cannot be counted yet: a later fragment whose
+// first fragment has not been seen is parked until it is.
+func (s *source) packet(d *decode.Packet, p *flowtable.Packet) bool {
+	t := &d.Tuple
+	p.Kind = flowtable.KindNormal
+	if d.IsICMPError {
+		// Counted toward the flow of the packet it quotes.
+		t = &d.Inner
+		p.Kind = flowtable.KindICMPError
+	}
+	sport, dport := t.SrcPort, t.DstPort
+	if d.IsFragment {
+		fk := fragKey{src: t.Src, dst: t.Dst, id: d.FragID, proto: t.Proto, family: t.Family, vlan: d.VLAN}
+		if d.FirstFragment() {
+			s.frag.first(fk, sport, dport, p.Time)
+		} else {
+			var ok bool
+			if sport, dport, ok = s.frag.ports(fk, p.Time); !ok {
+				s.frag.park(s, fk, d, p)
+				return false
+			}
+		}
+	}
+	p.Key, p.Reverse = flowtable.MakeKey(&t.Src, &t.Dst, sport, dport, t.Proto, t.Family, d.VLAN)
+	if p.Kind == flowtable.KindICMPError {
+		// The error travels back toward the quoted packet's sender.
+		p.Reverse = !p.Reverse
+	}
+	p.Hash = p.Key.Hash()
+	p.IPLen = d.IPLen
+	p.TCPFlags = 0
+	if d.Proto == decode.ProtoTCP && !d.LaterFragment() && !d.IsICMPError {
+		p.TCPFlags = d.TCPFlags
+	}
+	p.ICMPType, p.ICMPCode = 0, 0
+	if d.Proto == decode.ProtoICMP || d.Proto == decode.ProtoICMPv6 {
+		p.ICMPType, p.ICMPCode = d.ICMPType, d.ICMPCode
+	}
+	p.Source = s.id
+	return true
+}
+
+// dispatch appends p to the batch of the worker that owns its flow.
+func (s *source) dispatch(p *flowtable.Packet, inline bool) {
+	wi := 0
+	if len(s.out) > 1 {
+		wi = s.e.table.ShardFor(p.Hash)
+	}
+	b := s.out[wi]
+	if b == nil {
+		b = <-s.e.workers[wi].free
+		s.out[wi] = b
+	}
+	b.pkts = append(b.pkts, *p)
+	if len(b.pkts) == cap(b.pkts) {
+		s.flush(wi, inline)
+	}
+}
+
+// flush hands worker wi's batch over (or, inline, counts it right here).
+func (s *source) flush(wi int, inline bool) {
+	b := s.out[wi]
+	if b == nil || len(b.pkts) == 0 {
+		return
+	}
+	w := s.e.workers[wi]
+	if inline {
+		w.process(b.pkts)
+		b.pkts = b.pkts[:0]
+		return
+	}
+	s.out[wi] = nil
+	w.in <- b
+}
+
+func (s *source) publish(eof bool, err error) {
+	cs := s.src.Stats()
+	s.mu.Lock()
+	p := &s.pub
+	p.Frames, p.Bytes = s.st.frames, s.st.bytes
+	p.DecodeErrors = s.st.errors
+	p.FragmentsWithoutFirst = s.st.fragOrphans
+	p.Drops = cs.Drops
+	p.Offset, p.Size = cs.Offset, cs.Size
+	if eof {
+		p.EOF = true
+		if err != nil {
+			p.Err = err.Error()
+		}
+	}
+	s.mu.Unlock()
+}
+
+func (s *source) status() SourceStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pub
+}

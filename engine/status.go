@@ -1,0 +1,77 @@
+package engine
+
+import (
+	"github.com/flowd/flowd/decode"
+	"github.com/flowd/flowd/flowtable"
+)
+
+// SourceStatus is what one source has done so far.
+type SourceStatus struct {
+	ID     uint16
+	Info   SourceInfo
+	Frames uint64 // frames read
+	Bytes  uint64 // captured bytes read
+	Drops  uint64 // frames the kernel dropped (live sources)
+	// DecodeErrors counts frames that could not be used, by decode.Reason.
+	DecodeErrors [decode.NumReasons]uint64
+	// FragmentsWithoutFirst counts later IP fragments whose first fragment
+	// never arrived (within the fragment timeout), so no flow could be named.
+	FragmentsWithoutFirst uint64
+	Offset, Size          int64 // file progress: bytes consumed and file size (-1 unknown)
+	EOF                   bool  // the source has ended
+	Err                   string
+}
+
+// Unusable sums the frames this source could not count toward any flow.
+func (s *SourceStatus) Unusable() uint64 {
+	n := s.FragmentsWithoutFirst
+	for r, c := range s.DecodeErrors {
+		if decode.Reason(r) != decode.ReasonOK {
+			n += c
+		}
+	}
+	return n
+}
+
+// Status is a snapshot of the engine's counters, summed over workers.
+type Status struct {
+	Sources []SourceStatus
+	// Packets is the number of packets counted into the table (ICMP errors
+	// that matched no flow included).
+	Packets uint64
+	Table   flowtable.Stats // summed over shards; Emergency if any shard is
+	// EmergencyShards is how many shards are in emergency mode now.
+	EmergencyShards int
+	// SinkDropped counts ended flows the sinks never saw because they fell
+	// behind (only with DropWhenSinksBehind).
+	SinkDropped uint64
+	Clock       int64 // engine clock, Unix ns
+	Workers     int
+}
+
+// Status returns the engine's counters. Safe to call at any time from any
+// goroutine; the figures are as of each worker's and source's last batch.
+func (e *Engine) Status() Status {
+	st := Status{Clock: e.clock.now(), Workers: len(e.workers), SinkDropped: e.sinks.dropped.Load()}
+	for _, s := range e.sources {
+		st.Sources = append(st.Sources, s.status())
+	}
+	for _, w := range e.workers {
+		ws := w.stats()
+		st.Packets += ws.packets
+		t := &st.Table
+		t.Active += ws.table.Active
+		t.Created += ws.table.Created
+		for r := range t.Ended {
+			t.Ended[r] += ws.table.Ended[r]
+		}
+		t.ICMPErrorNoFlow += ws.table.ICMPErrorNoFlow
+		t.EmergencyEntered += ws.table.EmergencyEntered
+		t.EmergencyExited += ws.table.EmergencyExited
+		if ws.table.Emergency {
+			t.Emergency = true
+			st.EmergencyShards++
+		}
+	}
+	return st
+}
