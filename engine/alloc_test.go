@@ -1,0 +1,63 @@
+package engine
+
+import (
+	"bytes"
+	"io"
+	"testing"
+
+	"github.com/flowd/flowd/capture"
+)
+
+// TestPacketPathAllocs: decoding, keying, hashing, dispatching and counting a
+// batch of frames (and the expiry sweep after it) allocates nothing once the
+// table has seen the flows.
+func TestPacketPathAllocs(t *testing.T) {
+	c := randomTraffic(t, 3, 4096)
+	r, err := capture.NewReader(bytes.NewReader(c.buf.Bytes()), "allocs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frames []capture.Frame
+	batch := make([]capture.Frame, 256)
+	for {
+		n, err := r.ReadBatch(batch)
+		for _, f := range batch[:n] {
+			f.Data = bytes.Clone(f.Data)
+			frames = append(frames, f)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, workers := range []int{1, 2} {
+		e, err := New(Config{Workers: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := newSource(e, 0, nil, SourceInfo{Name: "allocs"})
+		inline := workers == 1
+		step := func() {
+			for i := 0; i < len(frames); i += 256 {
+				s.handle(frames[i:min(i+256, len(frames))], inline)
+				if !inline {
+					// Play the workers' part on this goroutine.
+					for wi := range s.out {
+						s.flush(wi, false)
+					}
+					for _, w := range e.workers {
+						for len(w.in) > 0 {
+							w.take(<-w.in)
+						}
+					}
+				}
+			}
+		}
+		step() // the flows now exist
+		if a := testing.AllocsPerRun(5, step); a != 0 {
+			t.Errorf("%d workers: %v allocations per pass over %d frames", workers, a, len(frames))
+		}
+	}
+}
