@@ -268,3 +268,12 @@ func (e *Engine) Stop(reason flowtable.EndReason) error {
 	}
 	return e.Err()
 }
+
+// SourceInfos returns the description of every source, indexed by source id.
+func (e *Engine) SourceInfos() []SourceInfo {
+	infos := make([]SourceInfo, len(e.sources))
+	for i, s := range e.sources {
+		infos[i] = s.info
+	}
+	return infos
+}
