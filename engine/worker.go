@@ -91,9 +91,7 @@ func (w *worker) flushEnded() {
 // process counts a batch of packets into the shard and sweeps a little.
 func (w *worker) process(pkts []flowtable.Packet) {
 	s := w.shard
-	for i := range pkts {
-		s.Update(&pkts[i])
-	}
+	s.UpdateBatch(pkts)
 	w.packets += uint64(len(pkts))
 	s.Expire(w.e.clock.now(), len(pkts)*sweepPerPacket+16)
 	w.publish()

@@ -61,6 +61,28 @@ func BenchmarkUpdate(b *testing.B) {
 					b.Fatalf("table holds %d flows, want %d", s.Len(), n)
 				}
 			})
+			b.Run(fmt.Sprintf("flows=%d/%s/table-batch", n, dist), func(b *testing.B) {
+				tab, _ := New(Config{MaxFlows: n}, nil)
+				s := tab.Shard(0)
+				for i := range w.pkts {
+					s.Update(&w.pkts[i])
+				}
+				const bs = 256
+				batch := make([]Packet, bs)
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					// One op is one packet: fill and count a batch every bs ops.
+					batch[i%bs] = w.pkts[w.stream[i&(1<<22-1)]]
+					i++
+					if i%bs == 0 {
+						s.UpdateBatch(batch)
+					}
+				}
+				if s.Len() != n {
+					b.Fatalf("table holds %d flows, want %d", s.Len(), n)
+				}
+			})
 			b.Run(fmt.Sprintf("flows=%d/%s/map", n, dist), func(b *testing.B) {
 				m := make(map[Key]*Flow)
 				update := func(p *Packet) {

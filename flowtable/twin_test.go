@@ -260,11 +260,26 @@ func TestTableMatchesTwin(t *testing.T) {
 			tw := newTwin()
 			tr := newTraffic(tc.seed, tc.pairs)
 			var p Packet
+			// Odd seeds count packets one by one, even seeds in batches, as
+			// the engine's workers do.
+			pending := make([][]Packet, tab.NumShards())
+			drain := func() {
+				for s, ps := range pending {
+					tab.Shard(s).UpdateBatch(ps)
+					pending[s] = ps[:0]
+				}
+			}
 			for i := range tc.pkts {
 				tr.next(&p)
-				tab.Shard(tab.ShardFor(p.Hash)).Update(&p)
+				if tc.seed%2 == 1 {
+					tab.Shard(tab.ShardFor(p.Hash)).Update(&p)
+				} else {
+					s := tab.ShardFor(p.Hash)
+					pending[s] = append(pending[s], p)
+				}
 				tw.update(&p)
 				if tc.sweep > 0 && i%tc.sweep == 0 {
+					drain()
 					// Full sweeps on both at the same clock.
 					for s := range tab.NumShards() {
 						tab.Shard(s).Expire(tr.now, tab.Shard(s).Cap())
@@ -272,6 +287,7 @@ func TestTableMatchesTwin(t *testing.T) {
 					tw.expire(tr.now)
 				}
 			}
+			drain()
 			var want []string
 			for _, f := range tw.ended {
 				want = append(want, f.summary())
