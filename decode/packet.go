@@ -4,7 +4,10 @@
 //
 // Allocation contract: (*Packet).Decode never allocates and never panics,
 // whatever the input. A frame that cannot be used sets Packet.Reason; no
-// error value is built per packet.
+// error value is built per packet. It costs about 10-20 ns per frame on one
+// core, 5 to 10 times less than gopacket's DecodingLayerParser on the same
+// frames (BenchmarkDecode, 2026-11-21, Go 1.26, AMD EPYC VM; the numbers
+// are in the benchmark's doc comment).
 //
 // Concurrency: a Packet is owned by one goroutine. Decode keeps no state
 // between calls; Packet holds no slices into the frame, so it stays valid
@@ -21,7 +24,10 @@ type Reason uint8
 const (
 	ReasonOK Reason = iota
 	// ReasonTruncated: the frame ends inside a link, VLAN, IP or transport
-	// header that is needed for the 5-tuple.
+	// header that is needed for the 5-tuple, or the IP datagram (by its own
+	// length field) ends inside the transport header. What is needed: TCP up
+	// to the flags byte (14 bytes), UDP and SCTP the ports (4), ICMP the
+	// 8-byte header (ICMPv6: 4, or 8 for echo).
 	ReasonTruncated
 	// ReasonUnsupportedLink: the capture's link type is not one flowd decodes.
 	ReasonUnsupportedLink
@@ -31,18 +37,29 @@ const (
 	// ReasonBadIPVersion: the IP version nibble disagrees with the link
 	// layer's ethertype or family, or is neither 4 nor 6 on raw links.
 	ReasonBadIPVersion
-	// ReasonBadIPHeaderLen: IPv4 IHL below 5, or beyond the total length.
+	// ReasonBadIPHeaderLen: IPv4 IHL below 5. (An IHL beyond the total
+	// length is ReasonBadIPTotalLen; beyond the captured bytes,
+	// ReasonTruncated.)
 	ReasonBadIPHeaderLen
-	// ReasonBadIPTotalLen: IPv4 total length below the header length.
+	// ReasonBadIPTotalLen: IPv4 total length below the header length. A
+	// total length of 0 is not an error: it is what TCP segmentation offload
+	// leaves, and the captured bytes are taken as the datagram.
 	ReasonBadIPTotalLen
-	// ReasonBadExtHeader: an IPv6 extension header runs past the packet or
-	// past the payload length.
+	// ReasonBadExtHeader: an IPv6 extension header runs past the payload
+	// length, an AH header is shorter than its 12-byte fixed part, or the
+	// chain has more than MaxExtHeaders headers. (One that runs past the
+	// captured bytes only is ReasonTruncated.)
 	ReasonBadExtHeader
-	// ReasonBadTCPHeaderLen: TCP data offset below 5 words.
+	// ReasonBadTCPHeaderLen: TCP data offset below 5 words, or (except in a
+	// first fragment) beyond the end of the IP datagram.
 	ReasonBadTCPHeaderLen
-	// ReasonBadICMPError: an ICMP error message whose quoted packet is too
-	// short or malformed to name the flow it belongs to.
+	// ReasonBadICMPError: an ICMP error message whose quoted packet cannot
+	// name the flow it belongs to: the quoted IP header is cut or malformed,
+	// the ports of a TCP, UDP or SCTP packet are cut, or the quoted packet is
+	// a later fragment (which has no ports).
 	ReasonBadICMPError
+	// ReasonTooManyVLANs: more than MaxVLANTags stacked VLAN tags.
+	ReasonTooManyVLANs
 
 	NumReasons // number of Reason values, for counter arrays
 )
@@ -58,6 +75,7 @@ var reasonNames = [NumReasons]string{
 	ReasonBadExtHeader:    "bad_ipv6_ext_header",
 	ReasonBadTCPHeaderLen: "bad_tcp_header_len",
 	ReasonBadICMPError:    "bad_icmp_error",
+	ReasonTooManyVLANs:    "too_many_vlan_tags",
 }
 
 // String returns the reason's name as counters and summaries show it.
@@ -99,15 +117,18 @@ type Tuple struct {
 	Family           uint8 // 4 or 6; 0 when no IP header was decoded
 }
 
-// Packet is the decoded form of one frame. Decode resets every field.
+// Packet is the decoded form of one frame. Decode resets every field. It is
+// 120 bytes with no pointers: keep one per worker and decode into it.
 type Packet struct {
 	// Reason is ReasonOK when the fields below describe a usable IP packet.
 	// When it is not, fields decoded before the problem may be set, but none
 	// is guaranteed.
 	Reason Reason
 
-	// VLAN holds up to two 802.1Q / 802.1ad ids, outermost first; NumVLAN
-	// says how many were seen (capped at 2; deeper tags are skipped).
+	// VLAN holds up to two 802.1Q / 802.1ad (0x8100, 0x88a8, 0x9100) ids,
+	// outermost first; NumVLAN says how many were kept (capped at 2; deeper
+	// tags are skipped, up to MaxVLANTags in all). Tags are read after
+	// Ethernet, SLL and SLL2 headers.
 	VLAN    [2]uint16
 	NumVLAN uint8
 
@@ -117,13 +138,17 @@ type Packet struct {
 
 	// IPLen is the IP-layer length: the IPv4 total length, or 40 plus the
 	// IPv6 payload length. It comes from the header, so it can exceed the
-	// captured bytes when the capture was cut by a snap length.
+	// captured bytes when the capture was cut by a snap length. When the
+	// length field is 0 (segmentation offload, jumbograms; for IPv6 unless
+	// the next header is 59) it is the captured bytes from the IP header on.
 	IPLen uint32
 	// CapLen is len(b) as passed to Decode: the frame bytes.
 	CapLen uint32
-	// L3Offset and L4Offset are the byte offsets of the IP header and of the
-	// transport header in the frame; L4Offset is 0 when there is no
-	// transport header (non-first fragments, unknown protocols).
+	// L3Offset and L4Offset are the byte offsets in the frame of the IP
+	// header and of the header of protocol Proto (after IPv4 options and
+	// IPv6 extension headers), whatever that protocol is (TCP, UDP, GRE,
+	// ESP, ...). L4Offset is 0 for later fragments, which carry no such
+	// header. Both are at most len(b); valid when Reason is ReasonOK.
 	L3Offset, L4Offset uint16
 
 	// TCPFlags is the TCP flags byte and TCPHeaderLen the header length in
@@ -134,7 +159,8 @@ type Packet struct {
 	// from a new connection by it).
 	TCPSeq uint32
 
-	// ICMPType and ICMPCode are valid when Proto is ICMP or ICMPv6.
+	// ICMPType and ICMPCode are valid when Proto is ICMP or ICMPv6 and the
+	// packet is not a later fragment.
 	ICMPType, ICMPCode uint8
 	// ICMPEchoID is the identifier of an echo request or reply; valid when
 	// IsICMPEcho.
@@ -142,18 +168,31 @@ type Packet struct {
 	IsICMPEcho bool
 
 	// IsICMPError marks an ICMPv4 destination-unreachable, source-quench,
-	// redirect, time-exceeded or parameter-problem message, or an ICMPv6
-	// error (type < 128). Inner is then the 5-tuple of the quoted packet, as
-	// its original sender wrote it (Inner.Src sent the packet that caused the
-	// error). Ports are zero when the quoted packet had none or they were cut.
+	// redirect, time-exceeded or parameter-problem message (types 3, 4, 5,
+	// 11, 12), or an ICMPv6 destination-unreachable, packet-too-big,
+	// time-exceeded or parameter-problem message (types 1-4). Inner is then
+	// the 5-tuple of the quoted packet, as its original sender wrote it
+	// (Inner.Src sent the packet that caused the error); valid when Reason is
+	// ReasonOK. Inner ports are zero when the quoted protocol has none (they
+	// are never zero because they were cut: that is ReasonBadICMPError).
 	IsICMPError bool
 	Inner       Tuple
 
 	// Fragment fields. IsFragment is true for any IPv4 packet with MF set or
-	// a non-zero offset, and for any IPv6 packet with a fragment header.
-	// FragOffset is in bytes. FragID is the IPv4 identification or the IPv6
-	// fragment identification. A first fragment (offset 0) carries the
-	// ports when they fit; a later one has none and L4Offset 0.
+	// a non-zero offset, and for any IPv6 packet whose Fragment header has M
+	// set or a non-zero offset (an RFC 6946 atomic fragment, offset 0 and no
+	// M, is a whole datagram and not a fragment). The others are valid when
+	// IsFragment: FragOffset is in bytes; FragID is the IPv4 identification
+	// or the IPv6 fragment identification. A first fragment (offset 0)
+	// carries the ports, even when it ends inside the rest of the transport
+	// header (then TCPFlags and TCPHeaderLen are 0); a later one has none and
+	// L4Offset 0.
+	//
+	// For a later IPv6 fragment Proto is the Fragment header's next header.
+	// That is the upper-layer protocol unless the fragmentable part starts
+	// with more extension headers (destination options, AH), in which case
+	// it is that header's number while the first fragment's Proto is the
+	// protocol found after them: match IPv6 fragments on (Src, Dst, FragID).
 	IsFragment    bool
 	MoreFragments bool
 	FragOffset    uint16

@@ -5,9 +5,11 @@ import (
 	"github.com/flowd/flowd/flowtable"
 )
 
-// fragKey names an IP datagram: its addresses, protocol, IP identification
-// and VLANs (RFC 791 / RFC 8200 reassembly keys, plus the VLANs flowd keys
-// flows by).
+// fragKey names an IP datagram: its addresses, IP identification, VLANs and,
+// for IPv4, protocol (RFC 791 / RFC 8200 reassembly keys, plus the VLANs
+// flowd keys flows by). IPv6 leaves proto zero: a later fragment's next
+// header is the first header of the fragmentable part (destination options,
+// say), not the transport protocol the first fragment revealed.
 type fragKey struct {
 	src, dst [16]byte
 	id       uint32
@@ -18,6 +20,7 @@ type fragKey struct {
 
 type fragPorts struct {
 	sport, dport uint16
+	proto        uint8 // the transport protocol, from the first fragment
 	seen         int64 // packet time of the datagram's newest fragment
 }
 
@@ -53,11 +56,11 @@ func (f *fragTracker) init(timeout int64, max int) {
 }
 
 // first records the ports of a datagram from its first fragment.
-func (f *fragTracker) first(k fragKey, sport, dport uint16, now int64) {
+func (f *fragTracker) first(k fragKey, sport, dport uint16, proto uint8, now int64) {
 	if len(f.m) >= f.max {
 		f.purge(now)
 	}
-	f.m[k] = fragPorts{sport: sport, dport: dport, seen: now}
+	f.m[k] = fragPorts{sport: sport, dport: dport, proto: proto, seen: now}
 	for i := range f.parked {
 		if f.parked[i].key == k && !f.parked[i].ready {
 			f.parked[i].ready = true
@@ -66,21 +69,22 @@ func (f *fragTracker) first(k fragKey, sport, dport uint16, now int64) {
 	}
 }
 
-// ports returns the ports of the datagram a later fragment belongs to.
-func (f *fragTracker) ports(k fragKey, now int64) (sport, dport uint16, ok bool) {
-	e, ok := f.m[k]
+// ports returns the transport protocol and ports of the datagram a later
+// fragment belongs to.
+func (f *fragTracker) ports(k fragKey, now int64) (e fragPorts, ok bool) {
+	e, ok = f.m[k]
 	if !ok {
-		return 0, 0, false
+		return e, false
 	}
 	if now-e.seen > f.timeout {
 		delete(f.m, k)
-		return 0, 0, false
+		return e, false
 	}
 	if now > e.seen {
 		e.seen = now
 		f.m[k] = e
 	}
-	return e.sport, e.dport, true
+	return e, true
 }
 
 // purge drops datagrams idle past the timeout; if the table is still full,
@@ -117,7 +121,7 @@ func (f *fragTracker) release(s *source, inline bool) {
 		}
 		e := f.m[pf.key]
 		var p flowtable.Packet
-		p.Key, p.Reverse = flowtable.MakeKey(&pf.key.src, &pf.key.dst, e.sport, e.dport, pf.key.proto, pf.key.family, pf.key.vlan)
+		p.Key, p.Reverse = flowtable.MakeKey(&pf.key.src, &pf.key.dst, e.sport, e.dport, e.proto, pf.key.family, pf.key.vlan)
 		p.Hash = p.Key.Hash()
 		p.Time, p.FrameLen, p.IPLen, p.Source = pf.time, pf.frameLen, pf.ipLen, s.id
 		s.dispatch(&p, inline)

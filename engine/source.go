@@ -134,20 +134,24 @@ func (s *source) packet(d *decode.Packet, p *flowtable.Packet) bool {
 		t = &d.Inner
 		p.Kind = flowtable.KindICMPError
 	}
-	sport, dport := t.SrcPort, t.DstPort
-	if d.IsFragment {
-		fk := fragKey{src: t.Src, dst: t.Dst, id: d.FragID, proto: t.Proto, family: t.Family, vlan: d.VLAN}
+	sport, dport, proto := t.SrcPort, t.DstPort, t.Proto
+	if d.IsFragment && p.Kind == flowtable.KindNormal {
+		fk := fragKey{src: t.Src, dst: t.Dst, id: d.FragID, family: t.Family, vlan: d.VLAN}
+		if t.Family == 4 {
+			fk.proto = t.Proto
+		}
 		if d.FirstFragment() {
-			s.frag.first(fk, sport, dport, p.Time)
+			s.frag.first(fk, sport, dport, proto, p.Time)
 		} else {
-			var ok bool
-			if sport, dport, ok = s.frag.ports(fk, p.Time); !ok {
+			e, ok := s.frag.ports(fk, p.Time)
+			if !ok {
 				s.frag.park(s, fk, d, p)
 				return false
 			}
+			sport, dport, proto = e.sport, e.dport, e.proto
 		}
 	}
-	p.Key, p.Reverse = flowtable.MakeKey(&t.Src, &t.Dst, sport, dport, t.Proto, t.Family, d.VLAN)
+	p.Key, p.Reverse = flowtable.MakeKey(&t.Src, &t.Dst, sport, dport, proto, t.Family, d.VLAN)
 	if p.Kind == flowtable.KindICMPError {
 		// The error travels back toward the quoted packet's sender.
 		p.Reverse = !p.Reverse
@@ -155,11 +159,11 @@ func (s *source) packet(d *decode.Packet, p *flowtable.Packet) bool {
 	p.Hash = p.Key.Hash()
 	p.IPLen = d.IPLen
 	p.TCPFlags = 0
-	if d.Proto == decode.ProtoTCP && !d.LaterFragment() && !d.IsICMPError {
+	if proto == decode.ProtoTCP && !d.LaterFragment() && !d.IsICMPError {
 		p.TCPFlags = d.TCPFlags
 	}
 	p.ICMPType, p.ICMPCode = 0, 0
-	if d.Proto == decode.ProtoICMP || d.Proto == decode.ProtoICMPv6 {
+	if (proto == decode.ProtoICMP || proto == decode.ProtoICMPv6) && !d.LaterFragment() {
 		p.ICMPType, p.ICMPCode = d.ICMPType, d.ICMPCode
 	}
 	p.Source = s.id

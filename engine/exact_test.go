@@ -1,0 +1,172 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/flowd/flowd/bench/gen"
+	"github.com/flowd/flowd/capture"
+	"github.com/flowd/flowd/decode"
+	"github.com/flowd/flowd/flowtable"
+	"github.com/flowd/flowd/internal/output"
+)
+
+// exactCases are generator configurations that between them cover every
+// kind of traffic the generator makes, on every link type.
+var exactCases = []struct {
+	name   string
+	pcapng bool
+	cfg    gen.Config
+}{
+	{"default", false, gen.Config{Flows: 400}},
+	{"ipv6-heavy", false, gen.Config{Flows: 300, IPv6: 0.8, IPOptions: 0.3}},
+	{"vlan-qinq", false, gen.Config{Flows: 300, VLAN: 0.4, QinQ: 0.4}},
+	{"fragments", false, gen.Config{Flows: 300, UDP: 1, TCP: gen.Off, ICMP: gen.Off, SCTP: gen.Off, Fragments: 0.6, MTU: 1280}},
+	{"icmp-errors", false, gen.Config{Flows: 300, ICMPErrors: 0.5}},
+	{"reuse-synack-reject", false, gen.Config{Flows: 300, Reuse: 0.3, SynAck: 0.2, Reject: 0.1, Unanswered: 0.1, HalfClose: 0.3}},
+	{"elephants", false, gen.Config{Flows: 50, MeanPackets: 200, Skew: 2}},
+	{"malformed", false, gen.Config{Flows: 100, Malformed: 60}},
+	{"sll", false, gen.Config{Flows: 200, Interfaces: []gen.Interface{{Link: gen.SLL}}}},
+	{"raw", false, gen.Config{Flows: 200, Interfaces: []gen.Interface{{Link: gen.Raw}}}},
+	{"null", false, gen.Config{Flows: 200, Interfaces: []gen.Interface{{Link: gen.Null}}}},
+	{"pcapng-3if", true, gen.Config{Flows: 300, Fragments: 0.2, ICMPErrors: 0.1, Interfaces: []gen.Interface{
+		{Link: gen.Ethernet}, {Link: gen.SLL2, Resolution: gen.Micro}, {Link: gen.Raw}}}},
+}
+
+// TestExactAgainstTruth replays generated captures and requires every flow's
+// key, direction, counters, times, state and end reason to equal the
+// generator's truth, and the unusable frames to match by reason; with 1 and
+// 3 workers, for several seeds.
+func TestExactAgainstTruth(t *testing.T) {
+	seeds := []uint64{1, 2, 3}
+	if testing.Short() {
+		seeds = seeds[:1]
+	}
+	for _, tc := range exactCases {
+		for _, seed := range seeds {
+			t.Run(fmt.Sprintf("%s/seed%d", tc.name, seed), func(t *testing.T) {
+				cfg := tc.cfg
+				cfg.Seed = seed
+				var buf bytes.Buffer
+				var tr *gen.Truth
+				var err error
+				if tc.pcapng {
+					tr, err = gen.WritePcapNG(&buf, cfg)
+				} else {
+					tr, err = gen.WritePcap(&buf, cfg)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want bytes.Buffer
+				if err := tr.WriteCSV(&want); err != nil {
+					t.Fatal(err)
+				}
+				wantRows := sortedRows(want.String())
+				for _, workers := range []int{1, 3} {
+					got, st := replayCSV(t, buf.Bytes(), Config{Workers: workers})
+					gotRows := sortedRows(got)
+					if !slices.Equal(gotRows, wantRows) {
+						t.Fatalf("%d workers: flows differ from the truth (%d vs %d rows)\n%s",
+							workers, len(gotRows), len(wantRows), rowDiff(gotRows, wantRows))
+					}
+					var errs [decode.NumReasons]uint64
+					for _, s := range st.Sources {
+						for r, n := range s.DecodeErrors {
+							errs[r] += n
+						}
+						if s.FragmentsWithoutFirst != 0 {
+							t.Errorf("%d fragments without first", s.FragmentsWithoutFirst)
+						}
+					}
+					for r := decode.Reason(1); r < decode.NumReasons; r++ {
+						if errs[r] != tr.DecodeErrors[r] {
+							t.Errorf("%d workers: %d frames %s, truth says %d", workers, errs[r], r, tr.DecodeErrors[r])
+						}
+					}
+					if st.Table.ICMPErrorNoFlow != 0 {
+						t.Errorf("%d ICMP errors matched no flow", st.Table.ICMPErrorNoFlow)
+					}
+				}
+			})
+		}
+	}
+}
+
+// replayCSV replays a capture held in memory and returns the csv output.
+func replayCSV(t *testing.T, capBytes []byte, cfg Config) (string, Status) {
+	t.Helper()
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := capture.NewReader(bytes.NewReader(capBytes), "exact")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.AddSource(src, SourceInfo{Name: "exact"})
+	sink := &memSink{}
+	e.AddSink(sink)
+	ctx := context.Background()
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-e.SourcesDone()
+	if err := e.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	active, err := e.Flows(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := e.Status()
+	if err := e.Stop(flowtable.ReasonActive); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	w, _ := output.New(output.FormatCSV, &out, output.Options{})
+	for _, fs := range [][]flowtable.Flow{sink.flows, active} {
+		for i := range fs {
+			w.Write(&fs[i])
+		}
+	}
+	w.Flush()
+	return out.String(), st
+}
+
+func sortedRows(csv string) []string {
+	rows := strings.Split(strings.TrimSpace(csv), "\n")
+	slices.Sort(rows)
+	return rows
+}
+
+func rowDiff(got, want []string) string {
+	var b strings.Builder
+	g := map[string]bool{}
+	for _, r := range got {
+		g[r] = true
+	}
+	w := map[string]bool{}
+	for _, r := range want {
+		w[r] = true
+	}
+	n := 0
+	for _, r := range got {
+		if !w[r] && n < 8 {
+			fmt.Fprintf(&b, "  flowd only: %s\n", r)
+			n++
+		}
+	}
+	n = 0
+	for _, r := range want {
+		if !g[r] && n < 8 {
+			fmt.Fprintf(&b, "  truth only: %s\n", r)
+			n++
+		}
+	}
+	return b.String()
+}
