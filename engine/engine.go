@@ -179,13 +179,16 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	go func() {
 		e.srcWG.Wait()
+		// Let every worker count what is queued, so that SourcesDone means
+		// every packet read is in the table.
+		_ = e.Do(context.Background(), func(int, *flowtable.Shard) {})
 		close(e.srcDone)
 	}()
 	return nil
 }
 
 // SourcesDone is closed when every source has ended (files at their end,
-// live sources stopped), and every packet read has reached its shard.
+// live sources stopped) and the workers have counted every packet read.
 func (e *Engine) SourcesDone() <-chan struct{} { return e.srcDone }
 
 // Err returns the first source error (a damaged file, a failed read).
