@@ -99,10 +99,9 @@ func TestAgainstTshark(t *testing.T) {
 
 // convKey is a conversation with its endpoints in canonical order.
 type convKey struct {
-	proto  uint8
-	a, b   netip.AddrPort
-	vlan   [2]uint16
-	family uint8
+	proto uint8
+	a, b  netip.AddrPort
+	vlan  [2]uint16
 }
 
 func (k convKey) String() string {

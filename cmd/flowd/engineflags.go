@@ -48,6 +48,10 @@ func (ef *engineFlags) register(fs *flag.FlagSet) {
 		{"emergency-timeout-tcp-closed", &ef.emg.TCPClosed, de.TCPClosed, "TCP closed timeout while the table is full"},
 		{"emergency-timeout-udp-new", &ef.emg.UDPNew, de.UDPNew, "UDP new timeout while the table is full"},
 		{"emergency-timeout-udp-established", &ef.emg.UDPEstablished, de.UDPEstablished, "UDP established timeout while the table is full"},
+		{"emergency-timeout-icmp-new", &ef.emg.ICMPNew, de.ICMPNew, "ICMP new timeout while the table is full"},
+		{"emergency-timeout-icmp-established", &ef.emg.ICMPEstablished, de.ICMPEstablished, "ICMP established timeout while the table is full"},
+		{"emergency-timeout-other-new", &ef.emg.OtherNew, de.OtherNew, "other protocols' new timeout while the table is full"},
+		{"emergency-timeout-other-established", &ef.emg.OtherEstablished, de.OtherEstablished, "other protocols' established timeout while the table is full"},
 	} {
 		fs.DurationVar(t.p, t.name, t.def, t.what)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -36,6 +37,7 @@ type replayOpts struct {
 	out      string
 	quiet    bool
 	progress string
+	cpuprof  string
 	ef       engineFlags
 }
 
@@ -49,7 +51,8 @@ func runReplay(args []string) error {
 	fs.StringVar(&o.format, "format", "table", "flow output: table, json, csv, eve or none")
 	fs.StringVar(&o.out, "o", "", "write the flows to this file instead of stdout")
 	fs.BoolVar(&o.quiet, "quiet", false, "no summary on stderr")
-	fs.StringVar(&o.progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal and the input is large), always, never")
+	fs.StringVar(&o.progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal, once the replay has run a second), always, never")
+	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a Go CPU profile of the replay to this file (for `go tool pprof`)")
 	o.ef.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -90,6 +93,17 @@ func runReplay(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if o.cpuprof != "" {
+		f, err := os.Create(o.cpuprof)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	if err := e.Start(ctx); err != nil {
 		return err

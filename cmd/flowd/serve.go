@@ -1,6 +1,294 @@
 package main
 
-import "errors"
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
 
-// runServe is the 'flowd serve' command. Not built yet.
-func runServe(args []string) error { return errors.New("serve: not implemented yet") }
+	"github.com/flowd/flowd/api"
+	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flowtable"
+	"github.com/flowd/flowd/internal/output"
+)
+
+const serveUsage = `Usage: flowd serve [flags]
+
+Serves the AWS Network Firewall flow operations (StartFlowCapture,
+StartFlowFlush, DescribeFlowOperation, ListFlowOperations,
+ListFlowOperationResults) over a live flow table, for the official AWS SDKs
+and CLI pointed at it with --endpoint-url, plus GET /status (JSON) and
+GET /metrics (Prometheus).
+
+The API is open at once; the pcap files are read through the engine as fast
+as possible. Once they end, the engine clock stands still (--clock packet)
+and the flows stay in the table, so the replayed table can be queried at
+leisure. SIGINT or SIGTERM ends every flow with reason "shutdown", flushes
+the sinks (--eve) and exits 0.
+
+Every flag is also a key of the YAML --config file (flags override it).
+
+Security: requests are not authenticated (SigV4 checking with --auth-file
+is not implemented yet), so listening on a non-loopback address needs
+--insecure.
+
+Flags:
+`
+
+// Defaults of the firewall served.
+const (
+	defaultVpcEndpoint = "vpce-flowd"
+	defaultListen      = "127.0.0.1:4566"
+)
+
+type serveOpts struct {
+	listen    string
+	pcaps     pcapList
+	arn       string
+	az        string
+	vpce      string
+	config    string
+	eve       string
+	insecure  bool
+	retention time.Duration
+	resultCap int
+	shardWait time.Duration
+	ef        engineFlags
+}
+
+// newServeFlags declares serve's flags into o.
+func newServeFlags(o *serveOpts) *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), serveUsage)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.listen, "listen", defaultListen, "address to serve the API on (host:port; port 0 picks a free one)")
+	fs.Var(&o.pcaps, "pcap", "pcap/pcapng file to read, FILE or NAME=FILE (repeatable)")
+	fs.StringVar(&o.arn, "firewall-arn", api.DefaultFirewallArn, "ARN of the firewall this flowd is")
+	fs.StringVar(&o.az, "availability-zone", "", "Availability Zone of the sources (default: the ARN's region + \"a\", e.g. us-east-1a)")
+	fs.StringVar(&o.vpce, "vpc-endpoint-id", defaultVpcEndpoint, "VPC endpoint id of the sources")
+	fs.StringVar(&o.config, "config", "", "YAML file of settings; keys are these flag names")
+	fs.StringVar(&o.eve, "eve", "", "append Suricata EVE flow events of ended flows to this file")
+	fs.BoolVar(&o.insecure, "insecure", false, "allow listening on a non-loopback address without authentication")
+	fs.DurationVar(&o.retention, "op-retention", engine.DefaultOpRetention, "how long flow operations and their results are kept")
+	fs.IntVar(&o.resultCap, "op-result-cap", engine.DefaultOpResultCap, "most flows one flow operation returns (COMPLETED_WITH_ERRORS past it)")
+	fs.DurationVar(&o.shardWait, "op-shard-timeout", engine.DefaultOpShardTimeout, "how long a flow operation waits for a busy shard (COMPLETED_WITH_ERRORS, \"Flow timeout\", past it)")
+	o.ef.register(fs)
+	return fs
+}
+
+func runServe(args []string) error {
+	var o serveOpts
+	fs := newServeFlags(&o)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (capture files go with --pcap)", fs.Arg(0))
+	}
+	if o.config != "" {
+		if err := loadConfig(fs, o.config, &o.pcaps); err != nil {
+			return err
+		}
+	}
+	return serve(o)
+}
+
+// regionOf returns the region field of an ARN, or "".
+func regionOf(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 {
+		return ""
+	}
+	return parts[3]
+}
+
+// checkListen refuses a non-loopback listen address unless insecure.
+func checkListen(addr string, insecure bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w", addr, err)
+	}
+	if insecure {
+		return nil
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("--listen %q: not a loopback address; requests are not authenticated, so serving other hosts needs --insecure", addr)
+}
+
+func serve(o serveOpts) error {
+	if err := checkListen(o.listen, o.insecure); err != nil {
+		return err
+	}
+	if o.az == "" {
+		region := regionOf(o.arn)
+		if region == "" {
+			region = "us-east-1"
+		}
+		o.az = region + "a"
+	}
+	if o.resultCap < 1 {
+		return fmt.Errorf("--op-result-cap %d: want at least 1", o.resultCap)
+	}
+	if o.retention <= 0 {
+		return fmt.Errorf("--op-retention %v: want a positive duration", o.retention)
+	}
+	if o.shardWait <= 0 {
+		return fmt.Errorf("--op-shard-timeout %v: want a positive duration", o.shardWait)
+	}
+	cfg, err := o.ef.config()
+	if err != nil {
+		return err
+	}
+	e, err := engine.New(cfg)
+	if err != nil {
+		return err
+	}
+	// Sources, and the firewall endpoints they belong to.
+	endpoints := []engine.Endpoint{{AvailabilityZone: o.az, VpcEndpointID: o.vpce}}
+	var infos []engine.SourceInfo
+	for _, p := range o.pcaps {
+		az, vpce := o.az, o.vpce
+		if p.AvailabilityZone != "" {
+			az = p.AvailabilityZone
+		}
+		if p.VpcEndpointID != "" {
+			vpce = p.VpcEndpointID
+		}
+		in, err := openFiles(e, []string{p.Spec}, az, vpce)
+		if err != nil {
+			return err
+		}
+		infos = append(infos, in...)
+		ep := engine.Endpoint{AvailabilityZone: az, VpcEndpointID: vpce, AssociationArn: p.AssociationArn}
+		if i := slices.IndexFunc(endpoints, func(x engine.Endpoint) bool {
+			return x.AvailabilityZone == az && x.VpcEndpointID == vpce
+		}); i >= 0 {
+			if ep.AssociationArn != "" {
+				endpoints[i].AssociationArn = ep.AssociationArn
+			}
+		} else {
+			endpoints = append(endpoints, ep)
+		}
+	}
+	if o.eve != "" {
+		sink, err := newEVESink(o.eve, infos)
+		if err != nil {
+			return err
+		}
+		e.AddSink(sink)
+	}
+	ops, err := engine.NewOps(e, engine.OpsConfig{
+		Retention: o.retention, ResultCap: o.resultCap, ShardTimeout: o.shardWait, Endpoints: endpoints,
+	})
+	if err != nil {
+		return err
+	}
+	srv, err := api.New(api.Config{Backend: ops, FirewallArn: o.arn, Retention: o.retention})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	fmt.Fprintf(os.Stderr, "flowd serve: listening on http://%s (firewall %s, %s, %s)\n", ln.Addr(), o.arn, o.az, o.vpce)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := e.Start(context.Background()); err != nil {
+		return err
+	}
+	go func() {
+		select {
+		case <-e.SourcesDone():
+		case <-ctx.Done():
+			return
+		}
+		st := e.Status()
+		fmt.Fprintf(os.Stderr, "flowd serve: sources done: %d packets, %d flows active\n", st.Packets, st.Table.Active)
+		if err := e.Err(); err != nil {
+			fmt.Fprintf(os.Stderr, "flowd serve: %v\n", err)
+		}
+	}()
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-served:
+	}
+	stop()
+	fmt.Fprintln(os.Stderr, "flowd serve: shutting down")
+	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	hs.Shutdown(shut)
+	ops.Close()
+	stopErr := e.Stop(flowtable.ReasonShutdown)
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return stopErr
+}
+
+// eveSink writes ended flows as EVE flow events, flushed batch by batch so
+// that the file follows the table.
+type eveSink struct {
+	f *os.File
+	w output.Writer
+}
+
+func newEVESink(path string, infos []engine.SourceInfo) (*eveSink, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	w, err := output.New(output.FormatEVE, f, output.Options{SourceName: func(id uint16) string {
+		if int(id) < len(infos) {
+			return infos[id].Name
+		}
+		return fmt.Sprint(id)
+	}})
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &eveSink{f: f, w: w}, nil
+}
+
+func (s *eveSink) FlowsEnded(flows []flowtable.Flow) error {
+	for i := range flows {
+		if err := s.w.Write(&flows[i]); err != nil {
+			return fmt.Errorf("eve: %w", err)
+		}
+	}
+	return s.w.Flush()
+}
+
+func (s *eveSink) Close() error {
+	err := s.w.Flush()
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,184 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flowd/flowd/decode"
+	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flowtable"
+)
+
+// StatusJSON is the body of GET /status.
+type StatusJSON struct {
+	// Clock is the engine clock (RFC 3339, UTC; empty before the first
+	// packet) and ClockUnixNano the same in Unix nanoseconds.
+	Clock         string       `json:"clock"`
+	ClockUnixNano int64        `json:"clock_unix_nano"`
+	Workers       int          `json:"workers"`
+	Packets       uint64       `json:"packets"` // counted into the flow table
+	Flows         FlowsJSON    `json:"flows"`
+	Sources       []SourceJSON `json:"sources"`
+	SinkDropped   uint64       `json:"sink_dropped"`
+	Done          bool         `json:"done"` // every source has reached its end
+	Firewall      string       `json:"firewall_arn"`
+}
+
+// FlowsJSON is the flow table part of StatusJSON.
+type FlowsJSON struct {
+	Active          uint64            `json:"active"`
+	Created         uint64            `json:"created"`
+	Ended           map[string]uint64 `json:"ended"` // by end reason
+	Emergency       bool              `json:"emergency"`
+	EmergencyShards int               `json:"emergency_shards"`
+	ICMPErrorNoFlow uint64            `json:"icmp_error_without_flow"`
+}
+
+// SourceJSON is one source in StatusJSON.
+type SourceJSON struct {
+	ID               uint16 `json:"id"`
+	Name             string `json:"name"`
+	Path             string `json:"path,omitempty"`
+	Live             bool   `json:"live"`
+	AvailabilityZone string `json:"availability_zone,omitempty"`
+	VpcEndpointID    string `json:"vpc_endpoint_id,omitempty"`
+	Packets          uint64 `json:"packets"` // frames read
+	Bytes            uint64 `json:"bytes"`   // captured bytes read
+	Drops            uint64 `json:"drops"`   // kernel drops (live sources)
+	// DecodeErrors counts the frames not counted toward a flow, by reason
+	// (decode reasons, and fragment_without_first); reasons that never
+	// happened are left out.
+	DecodeErrors map[string]uint64 `json:"decode_errors"`
+	EOF          bool              `json:"eof"`
+	Offset       int64             `json:"offset,omitempty"` // file bytes consumed
+	Size         int64             `json:"size,omitempty"`   // file size, -1 unknown
+	Error        string            `json:"error,omitempty"`
+}
+
+// StatusOf renders an engine status as GET /status shows it.
+func StatusOf(st engine.Status) StatusJSON {
+	out := StatusJSON{
+		ClockUnixNano: st.Clock,
+		Workers:       st.Workers,
+		Packets:       st.Packets,
+		SinkDropped:   st.SinkDropped,
+		Sources:       []SourceJSON{},
+		Done:          true,
+		Flows: FlowsJSON{
+			Active:          st.Table.Active,
+			Created:         st.Table.Created,
+			Ended:           map[string]uint64{},
+			Emergency:       st.Table.Emergency,
+			EmergencyShards: st.EmergencyShards,
+			ICMPErrorNoFlow: st.Table.ICMPErrorNoFlow,
+		},
+	}
+	if st.Clock != 0 {
+		out.Clock = time.Unix(0, st.Clock).UTC().Format(time.RFC3339Nano)
+	}
+	for r := flowtable.ReasonTimeout; r < flowtable.NumEndReasons; r++ {
+		out.Flows.Ended[r.String()] = st.Table.Ended[r]
+	}
+	for i := range st.Sources {
+		s := &st.Sources[i]
+		j := SourceJSON{
+			ID: s.ID, Name: s.Info.Name, Path: s.Info.Path, Live: s.Info.Live,
+			AvailabilityZone: s.Info.AvailabilityZone, VpcEndpointID: s.Info.VpcEndpointID,
+			Packets: s.Frames, Bytes: s.Bytes, Drops: s.Drops, EOF: s.EOF, Error: s.Err,
+			Offset: s.Offset, Size: s.Size,
+			DecodeErrors: map[string]uint64{},
+		}
+		for r, n := range s.DecodeErrors {
+			if decode.Reason(r) != decode.ReasonOK && n > 0 {
+				j.DecodeErrors[decode.Reason(r).String()] = n
+			}
+		}
+		if s.FragmentsWithoutFirst > 0 {
+			j.DecodeErrors["fragment_without_first"] = s.FragmentsWithoutFirst
+		}
+		out.Done = out.Done && s.EOF
+		out.Sources = append(out.Sources, j)
+	}
+	return out
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	out := StatusOf(s.cfg.Backend.Status())
+	out.Firewall = s.cfg.FirewallArn
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(append(b, '\n'))
+}
+
+// collector turns Backend.Status into Prometheus metrics at scrape time.
+type collector struct{ b Backend }
+
+var (
+	srcLabels      = []string{"source", "id"}
+	descSrcPackets = prometheus.NewDesc("flowd_source_packets_total", "Frames read from the source.", srcLabels, nil)
+	descSrcBytes   = prometheus.NewDesc("flowd_source_bytes_total", "Captured bytes read from the source.", srcLabels, nil)
+	descSrcDrops   = prometheus.NewDesc("flowd_source_drops_total", "Frames the kernel dropped before the source read them.", srcLabels, nil)
+	descSrcErrors  = prometheus.NewDesc("flowd_source_decode_errors_total", "Frames not counted toward any flow, by reason.", append(srcLabels, "reason"), nil)
+	descSrcEOF     = prometheus.NewDesc("flowd_source_eof", "1 once the source has reached its end.", srcLabels, nil)
+	descPackets    = prometheus.NewDesc("flowd_packets_total", "Packets counted into the flow table.", nil, nil)
+	descActive     = prometheus.NewDesc("flowd_flows_active", "Flows in the table.", nil, nil)
+	descCreated    = prometheus.NewDesc("flowd_flows_created_total", "Flows created.", nil, nil)
+	descEnded      = prometheus.NewDesc("flowd_flows_ended_total", "Flows ended, by end reason.", []string{"reason"}, nil)
+	descEmergency  = prometheus.NewDesc("flowd_table_emergency_shards", "Shards in emergency mode (table full).", nil, nil)
+	descEmgEntered = prometheus.NewDesc("flowd_table_emergency_entered_total", "Times a shard filled up and entered emergency mode.", nil, nil)
+	descICMPNoFlow = prometheus.NewDesc("flowd_icmp_errors_without_flow_total", "ICMP errors quoting a packet of no known flow.", nil, nil)
+	descSinkDrop   = prometheus.NewDesc("flowd_sink_dropped_total", "Ended flows the sinks never saw because they fell behind.", nil, nil)
+	descClock      = prometheus.NewDesc("flowd_engine_clock_seconds", "The engine clock (packet time), Unix seconds.", nil, nil)
+)
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descSrcPackets, descSrcBytes, descSrcDrops, descSrcErrors, descSrcEOF,
+		descPackets, descActive, descCreated, descEnded, descEmergency, descEmgEntered, descICMPNoFlow, descSinkDrop, descClock} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	st := c.b.Status()
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	for i := range st.Sources {
+		s := &st.Sources[i]
+		l := []string{s.Info.Name, strconv.Itoa(int(s.ID))}
+		counter(descSrcPackets, s.Frames, l...)
+		counter(descSrcBytes, s.Bytes, l...)
+		counter(descSrcDrops, s.Drops, l...)
+		for r := decode.Reason(1); r < decode.NumReasons; r++ {
+			counter(descSrcErrors, s.DecodeErrors[r], l[0], l[1], r.String())
+		}
+		counter(descSrcErrors, s.FragmentsWithoutFirst, l[0], l[1], "fragment_without_first")
+		eof := 0.0
+		if s.EOF {
+			eof = 1
+		}
+		gauge(descSrcEOF, eof, l...)
+	}
+	counter(descPackets, st.Packets)
+	gauge(descActive, float64(st.Table.Active))
+	counter(descCreated, st.Table.Created)
+	for r := flowtable.ReasonTimeout; r < flowtable.NumEndReasons; r++ {
+		counter(descEnded, st.Table.Ended[r], r.String())
+	}
+	gauge(descEmergency, float64(st.EmergencyShards))
+	counter(descEmgEntered, st.Table.EmergencyEntered)
+	counter(descICMPNoFlow, st.Table.ICMPErrorNoFlow)
+	counter(descSinkDrop, st.SinkDropped)
+	gauge(descClock, float64(st.Clock)/1e9)
+}

@@ -1,0 +1,227 @@
+// Command flowctl is a client for flowd's AWS APIs, built on the official
+// aws-sdk-go-v2 clients. Its network-firewall commands mirror the AWS CLI's
+// (same names, flags, shorthand and JSON syntax, auto-pagination, output
+// formats), so that what works against flowd works against AWS and back;
+// flowctl capture is a shortcut for a person at a terminal.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	nfw "github.com/aws/aws-sdk-go-v2/service/networkfirewall"
+)
+
+const usage = `flowctl — a client for flowd (and for AWS: the same commands work there)
+
+Usage:
+  flowctl [global flags] network-firewall start-flow-capture   --firewall-arn ARN --flow-filters FILTER... [flags]
+  flowctl [global flags] network-firewall start-flow-flush     --firewall-arn ARN --flow-filters FILTER... [flags]
+  flowctl [global flags] network-firewall describe-flow-operation   --firewall-arn ARN --flow-operation-id ID
+  flowctl [global flags] network-firewall list-flow-operations      --firewall-arn ARN [--flow-operation-type T]
+  flowctl [global flags] network-firewall list-flow-operation-results --firewall-arn ARN --flow-operation-id ID
+  flowctl [global flags] capture [--filter FILTER]... [--min-age N] --wait
+
+Global flags (also accepted after the command):
+  --endpoint-url URL   endpoint (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566)
+  --region R           region (default $AWS_REGION or us-east-1)
+  --output F           json (default), table or text
+  --profile P          use this AWS shared-config profile's credentials
+                       (without it, or AWS_ACCESS_KEY_ID / AWS_PROFILE in the
+                       environment, flowctl signs with dummy credentials)
+
+FILTER is one FlowFilter in the AWS CLI shorthand syntax, or JSON, or
+file://PATH:
+  SourceAddress={AddressDefinition=10.0.0.0/8},DestinationPort=443,Protocols=6,17
+  '[{"DestinationAddress":{"AddressDefinition":"2001:db8::/32"}}]'
+
+Run 'flowctl network-firewall OPERATION -h' for an operation's flags.
+
+Exit status, as the AWS CLI's: 0 success, 252 bad command line or
+parameters, 254 the service answered with an error, 255 anything else (no
+connection...), 1 a capture --wait that ended FAILED.
+`
+
+// Exit codes, as the AWS CLI uses them.
+const (
+	exitOK      = 0
+	exitFailed  = 1
+	exitUsage   = 252
+	exitService = 254
+	exitOther   = 255
+)
+
+// defaultFirewallArn is flowd's default firewall, used when --firewall-arn
+// is not given (the AWS CLI requires it; flowctl is kinder to flowd users).
+const defaultFirewallArn = "arn:aws:network-firewall:us-east-1:123456789012:firewall/flowd"
+
+const defaultEndpoint = "http://127.0.0.1:4566"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// globals are the flags every command takes.
+type globals struct {
+	endpoint string
+	region   string
+	output   string
+	profile  string
+}
+
+func (g *globals) register(fs *flag.FlagSet) {
+	fs.StringVar(&g.endpoint, "endpoint-url", g.endpoint, "endpoint URL")
+	fs.StringVar(&g.region, "region", g.region, "region")
+	fs.StringVar(&g.output, "output", g.output, "output format: json, table or text")
+	fs.StringVar(&g.profile, "profile", g.profile, "shared-config profile")
+}
+
+func (g *globals) check() error {
+	switch g.output {
+	case "json", "table", "text":
+	default:
+		return usageError(fmt.Sprintf("argument --output: Invalid choice, valid choices are: json | table | text (got %q)", g.output))
+	}
+	return nil
+}
+
+// usageError is a bad command line (exit 252).
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+// serviceError is an error answer of the service (exit 254).
+type serviceError struct {
+	op   string
+	code string
+	msg  string
+}
+
+func (e *serviceError) Error() string {
+	return fmt.Sprintf("An error occurred (%s) when calling the %s operation: %s", e.code, e.op, e.msg)
+}
+
+// failedError is an operation that ended FAILED (exit 1).
+type failedError struct{ msg string }
+
+func (e *failedError) Error() string { return e.msg }
+
+// apiError is what the SDK's modeled and generic errors share.
+type apiError interface {
+	ErrorCode() string
+	ErrorMessage() string
+}
+
+// callError turns an SDK error of operation op into flowctl's.
+func callError(op string, err error) error {
+	var ae apiError
+	if errors.As(err, &ae) {
+		return &serviceError{op: op, code: ae.ErrorCode(), msg: ae.ErrorMessage()}
+	}
+	var ne *net.OpError
+	if errors.As(err, &ne) && ne.Op == "dial" {
+		return fmt.Errorf("could not connect to the endpoint URL: %v (is flowd serve running there? see --endpoint-url)", ne)
+	}
+	return err
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	g := globals{output: "json"}
+	fs := flag.NewFlagSet("flowctl", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	g.register(fs)
+	help := fs.Bool("help", false, "")
+	fs.BoolVar(help, "h", false, "")
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "flowctl: %v\n\n%s", err, usage)
+		return exitUsage
+	}
+	rest := fs.Args()
+	if *help || len(rest) == 0 || rest[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		if len(rest) == 0 && !*help {
+			return exitUsage
+		}
+		return exitOK
+	}
+	var err error
+	switch rest[0] {
+	case "network-firewall":
+		if len(rest) < 2 {
+			err = usageError("network-firewall: an operation is required: " + strings.Join(operationNames(), ", "))
+			break
+		}
+		err = runNetworkFirewall(ctx, &g, rest[1], rest[2:], stdout, stderr)
+	case "capture":
+		err = runCapture(ctx, &g, rest[1:], stdout, stderr)
+	default:
+		err = usageError(fmt.Sprintf("unknown command %q: want network-firewall or capture", rest[0]))
+	}
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	var ue usageError
+	var se *serviceError
+	var fe *failedError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "flowctl: error: %v\n", err)
+		return exitUsage
+	case errors.As(err, &se):
+		fmt.Fprintf(stderr, "\n%v\n", err)
+		return exitService
+	case errors.As(err, &fe):
+		fmt.Fprintf(stderr, "flowctl: %v\n", err)
+		return exitFailed
+	}
+	fmt.Fprintf(stderr, "flowctl: %v\n", err)
+	return exitOther
+}
+
+// client builds the Network Firewall client for g.
+func (g *globals) client(ctx context.Context) (*nfw.Client, error) {
+	region := firstOf(g.region, os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), "us-east-1")
+	endpoint := firstOf(g.endpoint, os.Getenv("AWS_ENDPOINT_URL_NETWORK_FIREWALL"), os.Getenv("AWS_ENDPOINT_URL"), defaultEndpoint)
+	opts := []func(*config.LoadOptions) error{config.WithRegion(region)}
+	if g.profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(g.profile))
+	}
+	if g.profile == "" && os.Getenv("AWS_ACCESS_KEY_ID") == "" && os.Getenv("AWS_PROFILE") == "" {
+		// flowd does not check signatures (yet); the SDK still wants to sign.
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("flowctl", "flowctl", "")))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return nfw.NewFromConfig(cfg, func(o *nfw.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+		// The SDK's standard retries, with backoff capped at a second: a
+		// local flowd answers in milliseconds or not at all.
+		o.Retryer = retry.AddWithMaxBackoffDelay(retry.NewStandard(), time.Second)
+	}), nil
+}
+
+func firstOf(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

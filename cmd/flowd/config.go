@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// A config file is YAML whose keys are the command's flag names (without
+// the dashes): every flag is a config key, and a flag given on the command
+// line overrides the file. A repeatable flag takes a list. Keys a command
+// has no flag for are an error, so typos do not pass silently.
+//
+//	listen: 127.0.0.1:4566
+//	workers: 2
+//	timeout-tcp-established: 350s
+//	pcap:
+//	  - edge.pcap
+//	  - core=/captures/core-1.pcapng
+//	  - file: /captures/b.pcap          # or a mapping, to place a source
+//	    name: b
+//	    availability-zone: us-east-1b
+//	    vpc-endpoint-id: vpce-0b
+//	    vpc-endpoint-association-arn: arn:aws:network-firewall:...:vpc-endpoint-association/x
+
+// pcapSpec is one --pcap source, with the endpoint it belongs to when the
+// config file places it (empty fields: the command's defaults).
+type pcapSpec struct {
+	Spec             string // FILE or NAME=FILE
+	AvailabilityZone string
+	VpcEndpointID    string
+	AssociationArn   string
+}
+
+// pcapList is the repeatable --pcap flag.
+type pcapList []pcapSpec
+
+func (l *pcapList) String() string {
+	var s []string
+	for _, p := range *l {
+		s = append(s, p.Spec)
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *pcapList) Set(v string) error {
+	if v == "" {
+		return errors.New("empty file name")
+	}
+	*l = append(*l, pcapSpec{Spec: v})
+	return nil
+}
+
+// loadConfig applies the YAML file at path to fs: every key sets the flag
+// of the same name, unless that flag was given on the command line. The
+// list of pcap sources goes to pcaps (it may hold mappings, see above).
+func loadConfig(fs *flag.FlagSet, path string, pcaps *pcapList) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var doc map[string]yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil // an empty file
+		}
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	keys := make([]string, 0, len(doc))
+	for k := range doc {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		node := doc[key]
+		where := fmt.Sprintf("config %s:%d: %s", path, node.Line, key)
+		if key == "config" || fs.Lookup(key) == nil {
+			return fmt.Errorf("%s: unknown key (the keys are the flag names of the command; see -h)", where)
+		}
+		if given[key] {
+			continue
+		}
+		if key == "pcap" {
+			if err := decodePcaps(&node, pcaps); err != nil {
+				return fmt.Errorf("%s: %w", where, err)
+			}
+			continue
+		}
+		if node.Kind != yaml.ScalarNode {
+			return fmt.Errorf("%s: want a single value", where)
+		}
+		if err := fs.Set(key, node.Value); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
+	}
+	return nil
+}
+
+func decodePcaps(node *yaml.Node, pcaps *pcapList) error {
+	items := []*yaml.Node{node}
+	if node.Kind == yaml.SequenceNode {
+		items = node.Content
+	}
+	for i, it := range items {
+		switch it.Kind {
+		case yaml.ScalarNode:
+			if err := pcaps.Set(it.Value); err != nil {
+				return fmt.Errorf("item %d: %w", i, err)
+			}
+		case yaml.MappingNode:
+			var m struct {
+				File             string `yaml:"file"`
+				Name             string `yaml:"name"`
+				AvailabilityZone string `yaml:"availability-zone"`
+				VpcEndpointID    string `yaml:"vpc-endpoint-id"`
+				AssociationArn   string `yaml:"vpc-endpoint-association-arn"`
+			}
+			if err := it.Decode(&m); err != nil {
+				return fmt.Errorf("item %d: %w", i, err)
+			}
+			if err := checkKeys(it, "file", "name", "availability-zone", "vpc-endpoint-id", "vpc-endpoint-association-arn"); err != nil {
+				return fmt.Errorf("item %d: %w", i, err)
+			}
+			if m.File == "" {
+				return fmt.Errorf("item %d: no file", i)
+			}
+			spec := m.File
+			if m.Name != "" {
+				spec = m.Name + "=" + m.File
+			}
+			*pcaps = append(*pcaps, pcapSpec{Spec: spec, AvailabilityZone: m.AvailabilityZone,
+				VpcEndpointID: m.VpcEndpointID, AssociationArn: m.AssociationArn})
+		default:
+			return fmt.Errorf("item %d: want a file name or a mapping", i)
+		}
+	}
+	return nil
+}
+
+// checkKeys rejects mapping keys not in known.
+func checkKeys(m *yaml.Node, known ...string) error {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i].Value
+		ok := false
+		for _, want := range known {
+			ok = ok || k == want
+		}
+		if !ok {
+			return fmt.Errorf("unknown key %q (want %s)", k, strings.Join(known, ", "))
+		}
+	}
+	return nil
+}

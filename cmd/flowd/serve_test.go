@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	nfw "github.com/aws/aws-sdk-go-v2/service/networkfirewall"
+	"github.com/aws/aws-sdk-go-v2/service/networkfirewall/types"
+
+	"github.com/flowd/flowd/bench/gen"
+)
+
+// TestServeBinary builds flowd, runs 'flowd serve' over a generated pcap
+// as a subprocess on a free loopback port, drives it with the official SDK,
+// and stops it with SIGTERM: every flow left must reach the EVE file with
+// reason shutdown, and flowd must exit 0.
+func TestServeBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the flowd binary")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build flowd with")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "flowd")
+	if out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	pcap := filepath.Join(dir, "edge.pcap")
+	f, err := os.Create(pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth, err := gen.WritePcap(f, gen.Config{Seed: 21, Flows: 300})
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Settings from a config file, one of them overridden by a flag.
+	cfgPath := filepath.Join(dir, "flowd.yaml")
+	os.WriteFile(cfgPath, []byte("workers: 3\navailability-zone: us-east-1b\nvpc-endpoint-id: vpce-fromfile\nop-result-cap: 5000\n"), 0o644)
+	eve := filepath.Join(dir, "eve.json")
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--config", cfgPath,
+		"--pcap", "edge="+pcap, "--eve", eve, "--vpc-endpoint-id", "vpce-fromflag")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(stderr)
+	var url string
+	for lines.Scan() {
+		if _, rest, ok := strings.Cut(lines.Text(), "listening on "); ok {
+			url, _, _ = strings.Cut(rest, " ")
+			break
+		}
+	}
+	if url == "" {
+		t.Fatal("flowd serve never said where it listens")
+	}
+	go io.Copy(io.Discard, stderr)
+
+	// /status says when the file has been read.
+	var st struct {
+		Done    bool
+		Flows   struct{ Active int }
+		Workers int
+		Sources []struct {
+			Name             string
+			EOF              bool   `json:"eof"`
+			AvailabilityZone string `json:"availability_zone"`
+			VpcEndpointID    string `json:"vpc_endpoint_id"`
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !st.Done {
+		if time.Now().After(deadline) {
+			t.Fatal("the pcap was not read in time")
+		}
+		time.Sleep(20 * time.Millisecond)
+		resp, err := http.Get(url + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	active := 0
+	for _, f := range truth.Flows {
+		if f.Reason == "active" {
+			active++
+		}
+	}
+	if st.Flows.Active != active || st.Workers != 3 || len(st.Sources) != 1 || st.Sources[0].Name != "edge" ||
+		st.Sources[0].AvailabilityZone != "us-east-1b" || st.Sources[0].VpcEndpointID != "vpce-fromflag" {
+		t.Fatalf("status %+v, want %d active flows, 3 workers, source edge in us-east-1b behind vpce-fromflag", st, active)
+	}
+
+	client := nfw.New(nfw.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(url),
+		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", ""),
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	arn := aws.String("arn:aws:network-firewall:us-east-1:123456789012:firewall/flowd")
+	run := func(flush bool, filter types.FlowFilter) []types.Flow {
+		var id *string
+		if flush {
+			out, err := client.StartFlowFlush(ctx, &nfw.StartFlowFlushInput{FirewallArn: arn, FlowFilters: []types.FlowFilter{filter}, AvailabilityZone: aws.String("us-east-1b")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id = out.FlowOperationId
+		} else {
+			out, err := client.StartFlowCapture(ctx, &nfw.StartFlowCaptureInput{FirewallArn: arn, FlowFilters: []types.FlowFilter{filter}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id = out.FlowOperationId
+		}
+		for {
+			d, err := client.DescribeFlowOperation(ctx, &nfw.DescribeFlowOperationInput{FirewallArn: arn, FlowOperationId: id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.FlowOperationStatus == types.FlowOperationStatusCompleted {
+				break
+			}
+			if d.FlowOperationStatus != types.FlowOperationStatusInProgress {
+				t.Fatalf("operation %s", d.FlowOperationStatus)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		var flows []types.Flow
+		p := nfw.NewListFlowOperationResultsPaginator(client, &nfw.ListFlowOperationResultsInput{FirewallArn: arn, FlowOperationId: id, MaxResults: aws.Int32(50)})
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			flows = append(flows, out.Flows...)
+		}
+		return flows
+	}
+	if got := run(false, types.FlowFilter{}); len(got) != active {
+		t.Fatalf("capture found %d flows, want %d", len(got), active)
+	}
+	udp := 0
+	for _, f := range truth.Flows {
+		if f.Reason == "active" && f.Proto == 17 {
+			udp++
+		}
+	}
+	if got := run(true, types.FlowFilter{Protocols: []string{"17"}}); len(got) != udp {
+		t.Fatalf("flush found %d UDP flows, want %d", len(got), udp)
+	}
+	if got := run(false, types.FlowFilter{Protocols: []string{"17"}}); len(got) != 0 {
+		t.Fatalf("%d UDP flows left after the flush", len(got))
+	}
+	// A scope the firewall does not have.
+	_, err = client.StartFlowCapture(ctx, &nfw.StartFlowCaptureInput{FirewallArn: arn, FlowFilters: []types.FlowFilter{{}}, AvailabilityZone: aws.String("us-east-1a")})
+	var ire *types.InvalidRequestException
+	if !errors.As(err, &ire) {
+		t.Fatalf("unknown zone: %v", err)
+	}
+
+	// SIGTERM: every flow still in the table ends with reason shutdown and
+	// reaches the EVE file; exit status 0.
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("flowd serve exited with %v", err)
+	}
+	b, err := os.ReadFile(eve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var ev struct {
+			EventType string `json:"event_type"`
+			Flow      struct{ Reason string }
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil || ev.EventType != "flow" {
+			t.Fatalf("EVE line %q: %v", line, err)
+		}
+		reasons[ev.Flow.Reason]++
+	}
+	if reasons["shutdown"] != active-udp || reasons["shutdown"]+reasons["timeout"] != len(truth.Flows) {
+		t.Fatalf("EVE reasons %v; want %d shutdown of %d flows", reasons, active-udp, len(truth.Flows))
+	}
+}
+
+func TestServeFlags(t *testing.T) {
+	for _, c := range []struct {
+		addr     string
+		insecure bool
+		ok       bool
+	}{
+		{"127.0.0.1:4566", false, true},
+		{"[::1]:4566", false, true},
+		{"localhost:0", false, true},
+		{"0.0.0.0:4566", false, false},
+		{":4566", false, false},
+		{"192.0.2.1:4566", false, false},
+		{"0.0.0.0:4566", true, true},
+		{"nonsense", true, false},
+	} {
+		if err := checkListen(c.addr, c.insecure); (err == nil) != c.ok {
+			t.Errorf("%s insecure=%v: %v", c.addr, c.insecure, err)
+		}
+	}
+	if r := regionOf("arn:aws:network-firewall:eu-west-3:1:firewall/x"); r != "eu-west-3" {
+		t.Errorf("region %q", r)
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("listen: 127.0.0.1:1\nwrkers: 2\n"), 0o644)
+	if err := runServe([]string{"--config", bad}); err == nil || !strings.Contains(err.Error(), "wrkers: unknown key") {
+		t.Errorf("unknown key: %v", err)
+	}
+	if err := runServe([]string{"--listen", "0.0.0.0:0"}); err == nil || !strings.Contains(err.Error(), "--insecure") {
+		t.Errorf("non-loopback: %v", err)
+	}
+	mapped := filepath.Join(dir, "pcaps.yaml")
+	os.WriteFile(mapped, []byte("pcap:\n  - a.pcap\n  - file: b.pcap\n    name: b\n    availability-zone: us-east-1b\n    vpc-endpoint-association-arn: arn:aws:x\n"), 0o644)
+	var o serveOpts
+	fs := newServeFlags(&o)
+	fs.Parse(nil)
+	if err := loadConfig(fs, mapped, &o.pcaps); err != nil {
+		t.Fatal(err)
+	}
+	if len(o.pcaps) != 2 || o.pcaps[1].Spec != "b=b.pcap" || o.pcaps[1].AvailabilityZone != "us-east-1b" || o.pcaps[1].AssociationArn != "arn:aws:x" {
+		t.Fatalf("pcaps %+v", o.pcaps)
+	}
+}
