@@ -1,11 +1,7 @@
 package engine
 
 import (
-	"bytes"
-	"io"
 	"testing"
-
-	"github.com/flowd/flowd/capture"
 )
 
 // TestPacketPathAllocs: decoding, keying, hashing, dispatching and counting a
@@ -13,25 +9,7 @@ import (
 // table has seen the flows.
 func TestPacketPathAllocs(t *testing.T) {
 	c := randomTraffic(t, 3, 4096)
-	r, err := capture.NewReader(bytes.NewReader(c.buf.Bytes()), "allocs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var frames []capture.Frame
-	batch := make([]capture.Frame, 256)
-	for {
-		n, err := r.ReadBatch(batch)
-		for _, f := range batch[:n] {
-			f.Data = bytes.Clone(f.Data)
-			frames = append(frames, f)
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	frames := framesOf(t, c.buf.Bytes())
 	for _, workers := range []int{1, 2} {
 		e, err := New(Config{Workers: workers})
 		if err != nil {

@@ -90,6 +90,7 @@ type Shard struct {
 	mask  uint32
 
 	max       int    // flows this shard may hold
+	maxIndex  uint32 // index size at max flows
 	recoverAt int    // leave emergency at or below this many flows
 	high      uint32 // slab slots ever used; flows[high:] are untouched
 	free      uint32 // head of the free list (slab position + 1), 0 = empty
@@ -147,8 +148,11 @@ func (t *Table) ShardFor(hash uint64) int {
 func (s *Shard) init(max int, cfg Config, sink EndSink) {
 	s.max = max
 	s.recoverAt = max - max*cfg.EmergencyRecovery/100
-	// Index size: the next power of two holding max at a load of 3/4 at most.
-	n := uint32(1) << bits.Len32(uint32(max+max/3))
+	// The index grows to the next power of two holding max at a load of 3/4
+	// at most; it starts small, so that a table far below its bound keeps
+	// its index in cache.
+	s.maxIndex = uint32(1) << bits.Len32(uint32(max+max/3))
+	n := min(s.maxIndex, minIndex)
 	s.flows = make([]Flow, max)
 	s.index = make([]slot, n)
 	s.mask = n - 1
@@ -291,6 +295,9 @@ func (s *Shard) insert(p *Packet) *Flow {
 	}
 	f.account(p)
 
+	if s.stats.Active >= uint64(len(s.index))*3/4 && uint32(len(s.index)) < s.maxIndex {
+		s.growIndex()
+	}
 	tag := uint32(p.Hash)
 	i := tag & s.mask
 	for s.index[i].idx != 0 {
@@ -349,6 +356,30 @@ func (f *Flow) account(p *Packet) {
 		f.State = StateEstablished
 	}
 }
+
+// growIndex doubles the index. The tags hold the hash bits that pick a
+// home slot, so entries move without rehashing their keys. It allocates,
+// but only while the table grows to a size it has not had before; at the
+// index's full size (reached at 3/4 of MaxFlows) it never runs again.
+func (s *Shard) growIndex() {
+	old := s.index
+	n := uint32(len(old)) * 2
+	s.index = make([]slot, n)
+	s.mask = n - 1
+	for _, sl := range old {
+		if sl.idx == 0 {
+			continue
+		}
+		i := sl.tag & s.mask
+		for s.index[i].idx != 0 {
+			i = (i + 1) & s.mask
+		}
+		s.index[i] = sl
+	}
+}
+
+// minIndex is the initial index size: 4096 slots, 32 KiB.
+const minIndex = 4096
 
 // nextFree reads the free-list link a free slot keeps in its First field.
 func (f *Flow) nextFree() uint32 { return uint32(f.First) }

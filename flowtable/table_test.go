@@ -391,3 +391,29 @@ func TestUpdateAllocs(t *testing.T) {
 		t.Fatalf("Range/Lookup allocate %v times", allocs)
 	}
 }
+
+// TestIndexGrows fills a shard far past the initial index size: every flow
+// stays findable through each doubling, and removals after growth work.
+func TestIndexGrows(t *testing.T) {
+	s, _ := newShard(t, Config{MaxFlows: 100_000})
+	tr := newBenchWorkload(60_000, false)
+	for i := range tr.pkts {
+		s.Update(&tr.pkts[i])
+	}
+	if s.Len() != len(tr.pkts) || len(s.index) != 1<<17 {
+		t.Fatalf("Len %d, index %d slots", s.Len(), len(s.index))
+	}
+	for i := range tr.pkts {
+		if s.Lookup(&tr.pkts[i].Key) == nil {
+			t.Fatalf("flow %d lost after growing the index", i)
+		}
+	}
+	for i := 0; i < len(tr.pkts); i += 2 {
+		s.Remove(s.Lookup(&tr.pkts[i].Key), ReasonFlush)
+	}
+	for i := range tr.pkts {
+		if (s.Lookup(&tr.pkts[i].Key) == nil) != (i%2 == 0) {
+			t.Fatalf("flow %d: wrong presence after removals", i)
+		}
+	}
+}
