@@ -120,11 +120,11 @@ func (f *fragTracker) release(s *source, inline bool) {
 			continue
 		}
 		e := f.m[pf.key]
-		var p flowtable.Packet
-		p.Key, p.Reverse = flowtable.MakeKey(&pf.key.src, &pf.key.dst, e.sport, e.dport, e.proto, pf.key.family, pf.key.vlan)
+		p := &s.scratch
+		*p = flowtable.Packet{Time: pf.time, FrameLen: pf.frameLen, IPLen: pf.ipLen, Source: s.id}
+		p.Reverse = p.Key.Set(&pf.key.src, &pf.key.dst, e.sport, e.dport, e.proto, pf.key.family, pf.key.vlan)
 		p.Hash = p.Key.Hash()
-		p.Time, p.FrameLen, p.IPLen, p.Source = pf.time, pf.frameLen, pf.ipLen, s.id
-		s.dispatch(&p, inline)
+		s.dispatch(p, inline)
 	}
 	f.parked = kept
 	f.ready = 0

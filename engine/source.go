@@ -20,10 +20,11 @@ type source struct {
 	src  capture.Source
 	info SourceInfo
 
-	frames []capture.Frame
-	dec    decode.Packet
-	out    []*batch // the batch being filled for each worker
-	frag   fragTracker
+	frames  []capture.Frame
+	dec     decode.Packet
+	out     []*batch         // the batch being filled for each worker
+	scratch flowtable.Packet // a packet being built, with several workers
+	frag    fragTracker
 
 	st sourceCounters // owned by the source goroutine
 
@@ -97,7 +98,6 @@ func (s *source) handle(frames []capture.Frame, inline bool) {
 	}
 	s.e.clock.observe(newest)
 
-	var p flowtable.Packet
 	for i := range frames {
 		fr := &frames[i]
 		s.st.frames++
@@ -108,12 +108,18 @@ func (s *source) handle(frames []capture.Frame, inline bool) {
 			s.st.errors[d.Reason]++
 			continue
 		}
+		// With one worker the packet is built right in its batch; with
+		// several, in a scratch slot, copied once its hash names the worker.
+		p := &s.scratch
+		if len(s.out) == 1 {
+			p = s.slot(0)
+		}
 		p.Time = fr.Timestamp
 		p.FrameLen = uint32(len(fr.Data))
-		if !s.packet(d, &p) {
+		if !s.packet(d, p) {
 			continue
 		}
-		s.dispatch(&p, inline)
+		s.dispatch(p, inline)
 		if s.frag.ready > 0 {
 			s.frag.release(s, inline)
 		}
@@ -151,7 +157,7 @@ func (s *source) packet(d *decode.Packet, p *flowtable.Packet) bool {
 			sport, dport, proto = e.sport, e.dport, e.proto
 		}
 	}
-	p.Key, p.Reverse = flowtable.MakeKey(&t.Src, &t.Dst, sport, dport, proto, t.Family, d.VLAN)
+	p.Reverse = p.Key.Set(&t.Src, &t.Dst, sport, dport, proto, t.Family, d.VLAN)
 	if p.Kind == flowtable.KindICMPError {
 		// The error travels back toward the quoted packet's sender.
 		p.Reverse = !p.Reverse
@@ -170,18 +176,30 @@ func (s *source) packet(d *decode.Packet, p *flowtable.Packet) bool {
 	return true
 }
 
-// dispatch appends p to the batch of the worker that owns its flow.
-func (s *source) dispatch(p *flowtable.Packet, inline bool) {
-	wi := 0
-	if len(s.out) > 1 {
-		wi = s.e.table.ShardFor(p.Hash)
-	}
+// slot returns the next free packet of worker wi's batch, to be filled in
+// place and then passed to dispatch.
+func (s *source) slot(wi int) *flowtable.Packet {
 	b := s.out[wi]
 	if b == nil {
 		b = <-s.e.workers[wi].free
 		s.out[wi] = b
 	}
-	b.pkts = append(b.pkts, *p)
+	return &b.pkts[:len(b.pkts)+1][len(b.pkts)]
+}
+
+// dispatch adds p to the batch of the worker that owns its flow: p is either
+// that batch's slot (one worker) or a packet to copy into it.
+func (s *source) dispatch(p *flowtable.Packet, inline bool) {
+	wi := 0
+	if len(s.out) > 1 {
+		wi = s.e.table.ShardFor(p.Hash)
+	}
+	dst := s.slot(wi)
+	if dst != p {
+		*dst = *p
+	}
+	b := s.out[wi]
+	b.pkts = b.pkts[:len(b.pkts)+1]
 	if len(b.pkts) == cap(b.pkts) {
 		s.flush(wi, inline)
 	}

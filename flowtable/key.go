@@ -30,18 +30,9 @@ const KeySize = int(unsafe.Sizeof(Key{}))
 
 // MakeKey builds the canonical key of a packet from src to dst. reversed
 // reports whether the packet travels from the key's B side to its A side.
+// Set does the same in place, which is faster on the packet path.
 func MakeKey(src, dst *[16]byte, sport, dport uint16, proto, family uint8, vlan [2]uint16) (k Key, reversed bool) {
-	reversed = endpointLess(dst, dport, src, sport)
-	if reversed {
-		k.A, k.B = *dst, *src
-		k.APort, k.BPort = dport, sport
-	} else {
-		k.A, k.B = *src, *dst
-		k.APort, k.BPort = sport, dport
-	}
-	k.VLAN = vlan
-	k.Proto = proto
-	k.Family = family
+	reversed = k.Set(src, dst, sport, dport, proto, family, vlan)
 	return k, reversed
 }
 
@@ -84,3 +75,52 @@ func (k *Key) addr(side int) netip.Addr {
 	}
 	return netip.AddrFrom16(*a)
 }
+
+// Set fills k with the canonical key of a packet from src to dst, in place,
+// and reports whether the packet travels from the key's B side to its A
+// side (see MakeKey).
+//
+// Ports, VLANs, protocol and family go in as one 8-byte and one 4-byte
+// store instead of six narrow ones: Hash reads those bytes right after as
+// one 8-byte and one 4-byte load, and a load that spans several pending
+// narrow stores cannot be forwarded from the store buffer and waits for
+// them to retire.
+func (k *Key) Set(src, dst *[16]byte, sport, dport uint16, proto, family uint8, vlan [2]uint16) (reversed bool) {
+	reversed = endpointLess(dst, dport, src, sport)
+	if reversed {
+		src, dst = dst, src
+		sport, dport = dport, sport
+	}
+	k.A, k.B = *src, *dst
+	b := (*[KeySize]byte)(unsafe.Pointer(k))
+	if littleEndian {
+		binary.LittleEndian.PutUint64(b[32:40], uint64(sport)|uint64(dport)<<16|uint64(vlan[0])<<32|uint64(vlan[1])<<48)
+		binary.LittleEndian.PutUint32(b[40:44], uint32(proto)|uint32(family)<<8)
+	} else {
+		k.APort, k.BPort, k.VLAN, k.Proto, k.Family = sport, dport, vlan, proto, family
+		b[42], b[43] = 0, 0
+	}
+	return reversed
+}
+
+// Equal reports whether k and o are the same key. It compares the 44 bytes
+// as five 8-byte words and one 4-byte word, inline: == on Key calls the
+// runtime's generic memequal, which profiled at 7 % of the packet path.
+func (k *Key) Equal(o *Key) bool {
+	a := (*[KeySize]byte)(unsafe.Pointer(k))
+	b := (*[KeySize]byte)(unsafe.Pointer(o))
+	x := binary.LittleEndian.Uint64(a[0:8]) ^ binary.LittleEndian.Uint64(b[0:8])
+	x |= binary.LittleEndian.Uint64(a[8:16]) ^ binary.LittleEndian.Uint64(b[8:16])
+	x |= binary.LittleEndian.Uint64(a[16:24]) ^ binary.LittleEndian.Uint64(b[16:24])
+	x |= binary.LittleEndian.Uint64(a[24:32]) ^ binary.LittleEndian.Uint64(b[24:32])
+	x |= binary.LittleEndian.Uint64(a[32:40]) ^ binary.LittleEndian.Uint64(b[32:40])
+	x |= uint64(binary.LittleEndian.Uint32(a[40:44]) ^ binary.LittleEndian.Uint32(b[40:44]))
+	return x == 0
+}
+
+// littleEndian: the struct's multi-byte fields are stored little endian, so
+// Set may write them as one little-endian word.
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()

@@ -1,7 +1,9 @@
 package flowtable
 
 import (
+	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
 func TestHashAllocs(t *testing.T) {
@@ -25,5 +27,73 @@ func BenchmarkHash(b *testing.B) {
 	for b.Loop() {
 		sinkHash += keys[i&1023].Hash()
 		i++
+	}
+}
+
+func TestSetBuildsCanonicalKey(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 100000 {
+		var src, dst [16]byte
+		for i := range src {
+			src[i], dst[i] = byte(r.UintN(3)), byte(r.UintN(3))
+		}
+		sp, dp := uint16(r.UintN(3)), uint16(r.UintN(3))
+		vlan := [2]uint16{uint16(r.Uint32()), uint16(r.Uint32())}
+		proto, fam := uint8(r.Uint32()), uint8(r.Uint32())
+		// The obvious construction, field by field.
+		want := Key{A: src, B: dst, APort: sp, BPort: dp, VLAN: vlan, Proto: proto, Family: fam}
+		wrev := string(dst[:]) < string(src[:]) || (src == dst && dp < sp)
+		if wrev {
+			want.A, want.B, want.APort, want.BPort = dst, src, dp, sp
+		}
+		got := Key{A: [16]byte{1}}
+		(*[KeySize]byte)(unsafe.Pointer(&got))[43] = 7 // Set must clear the padding too
+		grev := got.Set(&src, &dst, sp, dp, proto, fam, vlan)
+		if got != want || grev != wrev || got.Hash() != want.Hash() {
+			t.Fatalf("Set gave %+v %v, MakeKey %+v %v", got, grev, want, wrev)
+		}
+	}
+}
+
+func BenchmarkKeyAndHash(b *testing.B) {
+	var src, dst [16]byte
+	src[0], dst[0] = 10, 192
+	var out [64]Packet
+	b.Run("MakeKey", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			p := &out[i&63]
+			src[3] = byte(i)
+			p.Key, p.Reverse = MakeKey(&src, &dst, uint16(i), 443, 6, 4, [2]uint16{uint16(i), 0})
+			p.Hash = p.Key.Hash()
+			i++
+		}
+	})
+	b.Run("Set", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			p := &out[i&63]
+			src[3] = byte(i)
+			p.Reverse = p.Key.Set(&src, &dst, uint16(i), 443, 6, 4, [2]uint16{uint16(i), 0})
+			p.Hash = p.Key.Hash()
+			i++
+		}
+	})
+}
+
+func TestEqual(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var a Key
+	a.Set(&[16]byte{10, 0, 0, 1}, &[16]byte{10, 0, 0, 2}, 1, 2, 6, 4, [2]uint16{3, 4})
+	for i := range KeySize - 2 { // the last two bytes are padding, always zero
+		b := a
+		(*[KeySize]byte)(unsafe.Pointer(&b))[i] ^= byte(1 + r.UintN(255))
+		if a.Equal(&b) || b.Equal(&a) {
+			t.Fatalf("keys differing in byte %d compare equal", i)
+		}
+	}
+	b := a
+	if !a.Equal(&b) {
+		t.Fatal("a key differs from its copy")
 	}
 }

@@ -191,7 +191,7 @@ func (s *Shard) Update(p *Packet) *Flow {
 		}
 		if sl.tag == tag {
 			f := &s.flows[sl.idx-1]
-			if f.Key == p.Key {
+			if f.Key.Equal(&p.Key) {
 				if reason := s.mustEnd(f, p); reason != ReasonActive {
 					s.endAt(f, i, reason)
 					break
@@ -460,7 +460,7 @@ func (s *Shard) Lookup(k *Key) *Flow {
 	tag := uint32(k.Hash())
 	for i := tag & s.mask; s.index[i].idx != 0; i = (i + 1) & s.mask {
 		if s.index[i].tag == tag {
-			if f := &s.flows[s.index[i].idx-1]; f.Key == *k {
+			if f := &s.flows[s.index[i].idx-1]; f.Key.Equal(k) {
 				return f
 			}
 		}
