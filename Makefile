@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin
 FUZZTIME ?= 30s
 # Packages with goroutines crossing each other: run under the race detector.
-RACE_PKGS := ./engine/... ./flowtable/... ./api/... ./capture/...
+RACE_PKGS := ./engine/... ./flowtable/... ./api/... ./capture/... ./filter/...
 
 .PHONY: help build demo test test-short bench bench-quick fuzz lint deps clean
 
@@ -37,10 +37,10 @@ test-short:
 
 bench: build
 	@scripts/deps.sh bench
-	scripts/bench.sh full
+	GO=$(GO) FLOWD=$(BIN)/flowd scripts/bench.sh full
 
 bench-quick: build
-	scripts/bench.sh quick
+	GO=$(GO) FLOWD=$(BIN)/flowd scripts/bench.sh quick
 
 fuzz:
 	@scripts/fuzz.sh $(FUZZTIME)

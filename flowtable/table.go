@@ -20,6 +20,10 @@ package flowtable
 
 import (
 	"math/bits"
+	"unsafe"
+
+	"github.com/flowd/flowd/internal/prefetch"
+	"github.com/flowd/flowd/internal/sys"
 )
 
 // Packet is what the table needs to know of one packet: the canonical key
@@ -98,9 +102,8 @@ type Shard struct {
 
 	timeouts, emergency [numClasses][numStates]int64
 
-	sink    EndSink
-	stats   Stats
-	touched uint32 // sink for UpdateBatch's look-ahead loads
+	sink  EndSink
+	stats Stats
 }
 
 // Table is a set of shards sharing one configuration.
@@ -154,6 +157,7 @@ func (s *Shard) init(max int, cfg Config, sink EndSink) {
 	s.maxIndex = uint32(1) << bits.Len32(uint32(max+max/3))
 	n := min(s.maxIndex, minIndex)
 	s.flows = make([]Flow, max)
+	sys.AdviseHugePages(unsafe.Pointer(&s.flows[0]), uintptr(max)*uintptr(FlowSize))
 	s.index = make([]slot, n)
 	s.mask = n - 1
 	s.timeouts = cfg.Timeouts.table()
@@ -210,39 +214,65 @@ func (s *Shard) Update(p *Packet) *Flow {
 }
 
 // UpdateBatch counts a batch of packets, as Update does for each in order,
-// but overlaps their memory accesses: a lookup in a big table costs two
-// dependent cache misses (index slot, then flow), and one packet at a time
-// the CPU waits for each in turn. Here the index slots of a window of
-// packets are loaded first, all independent of each other, then the flows
-// they point at, and only then is each packet counted, against memory that
-// is already in cache. Go has no prefetch instruction; plain loads whose
-// results feed a dummy sum do the same job, as the out-of-order core keeps
-// many of them in flight.
+// but overlaps their memory accesses. A lookup in a big table costs two
+// dependent cache misses (index slot, then flow); one packet at a time the
+// CPU waits for each in turn. Here the batch runs as a three-stage pipeline
+// over windows of packets: the index slots of window j+2 are prefetched,
+// the flows that window j+1's slots point at are prefetched, and window j
+// is counted against memory already in cache.
+//
+// Measured 2026-11-21 (2-vCPU EPYC VM, BenchmarkUpdate, 1 M flows): uniform
+// traffic 210 ns per packet one by one, 104 ns with plain loads as the
+// look-ahead (they hold the reorder buffer while they miss), and
+// prefetch instructions as below: see the benchmark's comment.
 func (s *Shard) UpdateBatch(pkts []Packet) {
-	for len(pkts) > 0 {
-		w := pkts[:min(len(pkts), batchWindow)]
-		pkts = pkts[len(w):]
-		var touch uint32
-		for i := range w {
-			touch += s.index[uint32(w[i].Hash)&s.mask].idx
-		}
-		for i := range w {
-			if sl := s.index[uint32(w[i].Hash)&s.mask]; sl.idx != 0 {
-				f := &s.flows[sl.idx-1]
-				touch += uint32(f.Key.A[0]) + uint32(f.Reason)
-			}
-		}
-		s.touched += touch
+	n := len(pkts)
+	window := func(j int) []Packet {
+		lo := min(j*batchWindow, n)
+		return pkts[lo:min(lo+batchWindow, n)]
+	}
+	s.prefetchIndex(window(0))
+	s.prefetchIndex(window(1))
+	s.prefetchFlows(window(0))
+	for j := 0; j*batchWindow < n; j++ {
+		s.prefetchIndex(window(j + 2))
+		s.prefetchFlows(window(j + 1))
+		w := window(j)
 		for i := range w {
 			s.Update(&w[i])
 		}
 	}
 }
 
-// batchWindow is how many packets UpdateBatch looks ahead. It must be small
-// enough that the lines it pulls in are still cached when the packets are
-// counted.
-const batchWindow = 16
+// batchWindow is the number of packets per pipeline stage of UpdateBatch:
+// two windows of prefetches in flight (16 index lines, up to 48 flow
+// lines) stay within what the CPU tracks at once.
+const batchWindow = 8
+
+// prefetchIndex starts loading the home index slot of each packet.
+func (s *Shard) prefetchIndex(w []Packet) {
+	var addrs [batchWindow]uintptr
+	for i := range w {
+		addrs[i] = uintptr(unsafe.Pointer(&s.index[uint32(w[i].Hash)&s.mask]))
+	}
+	prefetch.Lines(addrs[:len(w)])
+}
+
+// prefetchFlows reads each packet's home index slot (prefetched a window
+// earlier) and starts loading the cache lines of the flow it points at: a
+// 112-byte flow spans two or three lines.
+func (s *Shard) prefetchFlows(w []Packet) {
+	var addrs [3 * batchWindow]uintptr
+	k := 0
+	for i := range w {
+		if sl := s.index[uint32(w[i].Hash)&s.mask]; sl.idx != 0 {
+			f := uintptr(unsafe.Pointer(&s.flows[sl.idx-1]))
+			addrs[k], addrs[k+1], addrs[k+2] = f, f+56, f+uintptr(FlowSize)-1
+			k += 3
+		}
+	}
+	prefetch.Lines(addrs[:k])
+}
 
 // mustEnd says whether f, found for p, has to end before p is counted.
 func (s *Shard) mustEnd(f *Flow, p *Packet) EndReason {
@@ -365,6 +395,7 @@ func (s *Shard) growIndex() {
 	old := s.index
 	n := uint32(len(old)) * 2
 	s.index = make([]slot, n)
+	sys.AdviseHugePages(unsafe.Pointer(&s.index[0]), uintptr(n)*unsafe.Sizeof(slot{}))
 	s.mask = n - 1
 	for _, sl := range old {
 		if sl.idx == 0 {
