@@ -36,8 +36,12 @@ type Config struct {
 	Table flowtable.Config
 	// Clock: see ClockMode (default ClockPacket).
 	Clock ClockMode
-	// BatchSize is the number of frames read and packets handed over at a
-	// time (default 256).
+	// BatchSize is the most frames read and packets handed to a worker at a
+	// time (default 1024). With several workers, each batch handed over can
+	// wake a sleeping goroutine; at 256 packets those wake-ups cost 2 workers
+	// a fifth of their throughput (replay of a 971 k-packet capture, 2-vCPU
+	// VM, Nov 2026: 110 ms at 256, 95 ms at 1024, 88 ms at 4096; 1 worker is
+	// unaffected).
 	BatchSize int
 	// FragTimeout bounds how long the ports of a fragmented datagram are
 	// remembered for its later fragments (default 60 s, Suricata's defrag
@@ -63,7 +67,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("engine: %d workers: want 1 to 256", c.Workers)
 	}
 	if c.BatchSize == 0 {
-		c.BatchSize = 256
+		c.BatchSize = 1024
 	}
 	if c.BatchSize < 1 || c.BatchSize > 1<<16 {
 		return c, fmt.Errorf("engine: batch size %d: want 1 to 65536", c.BatchSize)

@@ -123,7 +123,6 @@ func (f *fragTracker) release(s *source, inline bool) {
 		p := &s.scratch
 		*p = flowtable.Packet{Time: pf.time, FrameLen: pf.frameLen, IPLen: pf.ipLen, Source: s.id}
 		p.Reverse = p.Key.Set(&pf.key.src, &pf.key.dst, e.sport, e.dport, e.proto, pf.key.family, pf.key.vlan)
-		p.Hash = p.Key.Hash()
 		s.dispatch(p, inline)
 	}
 	f.parked = kept

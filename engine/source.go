@@ -162,7 +162,6 @@ func (s *source) packet(d *decode.Packet, p *flowtable.Packet) bool {
 		// The error travels back toward the quoted packet's sender.
 		p.Reverse = !p.Reverse
 	}
-	p.Hash = p.Key.Hash()
 	p.IPLen = d.IPLen
 	p.TCPFlags = 0
 	if proto == decode.ProtoTCP && !d.LaterFragment() && !d.IsICMPError {
@@ -192,7 +191,7 @@ func (s *source) slot(wi int) *flowtable.Packet {
 func (s *source) dispatch(p *flowtable.Packet, inline bool) {
 	wi := 0
 	if len(s.out) > 1 {
-		wi = s.e.table.ShardFor(p.Hash)
+		wi = s.e.table.ShardOf(&p.Key)
 	}
 	dst := s.slot(wi)
 	if dst != p {

@@ -29,7 +29,7 @@ func newBenchWorkload(n int, zipf bool) *benchWorkload {
 		}
 		sp, dp := uint16(r.Uint32()), uint16(r.Uint32())
 		k, rev := MakeKey(&src, &dst, sp, dp, 6, 4, [2]uint16{})
-		w.pkts[i] = Packet{Key: k, Hash: k.Hash(), Reverse: rev, FrameLen: 100, IPLen: 86, TCPFlags: tcpAck, Time: 1}
+		w.pkts[i] = Packet{Key: k, Reverse: rev, FrameLen: 100, IPLen: 86, TCPFlags: tcpAck, Time: 1}
 	}
 	return w.withStream(zipf, r)
 }

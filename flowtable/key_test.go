@@ -65,7 +65,7 @@ func BenchmarkKeyAndHash(b *testing.B) {
 			p := &out[i&63]
 			src[3] = byte(i)
 			p.Key, p.Reverse = MakeKey(&src, &dst, uint16(i), 443, 6, 4, [2]uint16{uint16(i), 0})
-			p.Hash = p.Key.Hash()
+			sinkHash += p.Key.Hash()
 			i++
 		}
 	})
@@ -75,7 +75,7 @@ func BenchmarkKeyAndHash(b *testing.B) {
 			p := &out[i&63]
 			src[3] = byte(i)
 			p.Reverse = p.Key.Set(&src, &dst, uint16(i), 443, 6, 4, [2]uint16{uint16(i), 0})
-			p.Hash = p.Key.Hash()
+			sinkHash += p.Key.Hash()
 			i++
 		}
 	})
@@ -95,5 +95,39 @@ func TestEqual(t *testing.T) {
 	b := a
 	if !a.Equal(&b) {
 		t.Fatal("a key differs from its copy")
+	}
+}
+
+// BenchmarkShardHash against BenchmarkHash: the cheap hash the reading
+// goroutine uses to pick a shard.
+func BenchmarkShardHash(b *testing.B) {
+	keys := make([]Key, 1024)
+	for i := range keys {
+		keys[i].A[0], keys[i].APort, keys[i].Proto = byte(i), uint16(i), 6
+	}
+	i := 0
+	for b.Loop() {
+		sinkHash += keys[i&1023].ShardHash()
+		i++
+	}
+}
+
+// TestShardHashSpreads: flows that differ in one port or one address byte
+// spread evenly over 2 and 8 shards.
+func TestShardHashSpreads(t *testing.T) {
+	for _, shards := range []int{2, 3, 8} {
+		tab, _ := New(Config{Shards: shards, MaxFlows: 1024}, nil)
+		counts := make([]int, shards)
+		const n = 60000
+		for i := range n {
+			var k Key
+			k.Set(&[16]byte{10, 0, byte(i >> 8), byte(i)}, &[16]byte{192, 0, 2, 1}, uint16(i%7), 443, 6, 4, [2]uint16{})
+			counts[tab.ShardOf(&k)]++
+		}
+		for s, c := range counts {
+			if c < n/shards*9/10 || c > n/shards*11/10 {
+				t.Errorf("%d shards: shard %d got %d of %d flows", shards, s, c, n)
+			}
+		}
 	}
 }

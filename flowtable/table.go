@@ -31,8 +31,7 @@ import (
 // fills it from a decoded frame.
 type Packet struct {
 	Key  Key
-	Hash uint64 // Key.Hash()
-	Time int64  // capture time, Unix ns
+	Time int64 // capture time, Unix ns
 	// FrameLen is the captured frame length, IPLen the IP-layer length.
 	FrameLen, IPLen uint32
 	// Reverse: the packet travels from Key.B to Key.A.
@@ -44,6 +43,10 @@ type Packet struct {
 	TCPFlags           uint8
 	ICMPType, ICMPCode uint8
 	Source             uint16
+	// hash is Key.Hash(), filled by Update and UpdateBatch: the table
+	// hashes keys itself, so that with several workers the hashing is
+	// spread over them instead of done by the goroutine that reads.
+	hash uint64
 }
 
 // Packet kinds.
@@ -142,10 +145,12 @@ func (t *Table) NumShards() int { return len(t.shards) }
 // Shard returns shard i.
 func (t *Table) Shard(i int) *Shard { return &t.shards[i].Shard }
 
-// ShardFor returns the shard that owns flows with this hash. It uses the
-// hash's high 32 bits (the index uses the low ones) scaled onto [0, n).
-func (t *Table) ShardFor(hash uint64) int {
-	return int((hash >> 32) * uint64(len(t.shards)) >> 32)
+// ShardOf returns the shard that owns the flow with key k, from
+// k.ShardHash() scaled onto [0, n): cheap enough for the goroutine that
+// reads packets to call on every one, and independent of the hash the
+// shards index by.
+func (t *Table) ShardOf(k *Key) int {
+	return int(uint64(uint32(k.ShardHash())) * uint64(len(t.shards)) >> 32)
 }
 
 func (s *Shard) init(max int, cfg Config, sink EndSink) {
@@ -186,7 +191,13 @@ func (s *Shard) Cap() int { return s.max }
 // its timeout, or a closing/closed TCP flow that receives a new SYN, ends
 // first and p starts a new flow.
 func (s *Shard) Update(p *Packet) *Flow {
-	tag := uint32(p.Hash)
+	p.hash = p.Key.Hash()
+	return s.update(p)
+}
+
+// update is Update with p.hash already set.
+func (s *Shard) update(p *Packet) *Flow {
+	tag := uint32(p.hash)
 	i := tag & s.mask
 	for {
 		sl := s.index[i]
@@ -239,7 +250,7 @@ func (s *Shard) UpdateBatch(pkts []Packet) {
 		s.prefetchFlows(window(j + 1))
 		w := window(j)
 		for i := range w {
-			s.Update(&w[i])
+			s.update(&w[i])
 		}
 	}
 }
@@ -249,11 +260,13 @@ func (s *Shard) UpdateBatch(pkts []Packet) {
 // lines) stay within what the CPU tracks at once.
 const batchWindow = 8
 
-// prefetchIndex starts loading the home index slot of each packet.
+// prefetchIndex hashes each packet's key and starts loading its home
+// index slot.
 func (s *Shard) prefetchIndex(w []Packet) {
 	var addrs [batchWindow]uintptr
 	for i := range w {
-		addrs[i] = uintptr(unsafe.Pointer(&s.index[uint32(w[i].Hash)&s.mask]))
+		w[i].hash = w[i].Key.Hash()
+		addrs[i] = uintptr(unsafe.Pointer(&s.index[uint32(w[i].hash)&s.mask]))
 	}
 	prefetch.Lines(addrs[:len(w)])
 }
@@ -265,7 +278,7 @@ func (s *Shard) prefetchFlows(w []Packet) {
 	var addrs [3 * batchWindow]uintptr
 	k := 0
 	for i := range w {
-		if sl := s.index[uint32(w[i].Hash)&s.mask]; sl.idx != 0 {
+		if sl := s.index[uint32(w[i].hash)&s.mask]; sl.idx != 0 {
 			f := uintptr(unsafe.Pointer(&s.flows[sl.idx-1]))
 			addrs[k], addrs[k+1], addrs[k+2] = f, f+56, f+uintptr(FlowSize)-1
 			k += 3
@@ -328,7 +341,7 @@ func (s *Shard) insert(p *Packet) *Flow {
 	if s.stats.Active >= uint64(len(s.index))*3/4 && uint32(len(s.index)) < s.maxIndex {
 		s.growIndex()
 	}
-	tag := uint32(p.Hash)
+	tag := uint32(p.hash)
 	i := tag & s.mask
 	for s.index[i].idx != 0 {
 		i = (i + 1) & s.mask

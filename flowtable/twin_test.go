@@ -202,7 +202,7 @@ func newTraffic(seed uint64, pairs int) *traffic {
 		}
 		vlan := [2]uint16{uint16(r.IntN(2)), 0}
 		k, rev := MakeKey(&src, &dst, sp, dp, proto, fam, vlan)
-		tr.pairs = append(tr.pairs, Packet{Key: k, Hash: k.Hash(), Reverse: rev})
+		tr.pairs = append(tr.pairs, Packet{Key: k, Reverse: rev})
 	}
 	tr.zipf = rand.NewZipf(r, 1.2, 1, uint64(pairs-1))
 	return tr
@@ -272,9 +272,9 @@ func TestTableMatchesTwin(t *testing.T) {
 			for i := range tc.pkts {
 				tr.next(&p)
 				if tc.seed%2 == 1 {
-					tab.Shard(tab.ShardFor(p.Hash)).Update(&p)
+					tab.Shard(tab.ShardOf(&p.Key)).Update(&p)
 				} else {
-					s := tab.ShardFor(p.Hash)
+					s := tab.ShardOf(&p.Key)
 					pending[s] = append(pending[s], p)
 				}
 				tw.update(&p)
