@@ -153,7 +153,7 @@ func (f *Flow) TotalIPBytes() uint64 { return f.IPBytes[0] + f.IPBytes[1] }
 // ID returns a flow id in the style of Suricata's: start time bits and the
 // flow hash, kept to 51 bits so JSON readers do not round it.
 func (f *Flow) ID() uint64 {
-	h := f.Key.Hash()
+	h := f.Key.xxhash()
 	sec := uint64(f.First / 1e9)
 	usec := uint64(f.First%1e9) / 1e3
 	id := (sec&0xffff)<<48 | (usec&0xffff)<<32 | h&0xffffffff

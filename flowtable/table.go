@@ -44,7 +44,7 @@ type Packet struct {
 	ICMPType, ICMPCode uint8
 	Source             uint16
 	// hash is Key.Hash(), filled by Update and UpdateBatch: the table
-	// hashes keys itself, so that with several workers the hashing is
+	// hashes keys itself, so that with several workers most hashing is
 	// spread over them instead of done by the goroutine that reads.
 	hash uint64
 }
@@ -145,12 +145,10 @@ func (t *Table) NumShards() int { return len(t.shards) }
 // Shard returns shard i.
 func (t *Table) Shard(i int) *Shard { return &t.shards[i].Shard }
 
-// ShardOf returns the shard that owns the flow with key k, from
-// k.ShardHash() scaled onto [0, n): cheap enough for the goroutine that
-// reads packets to call on every one, and independent of the hash the
-// shards index by.
+// ShardOf returns the shard that owns the flow with key k: the high 32 bits
+// of k.Hash() scaled onto [0, n) (the shards index by the low 32 bits).
 func (t *Table) ShardOf(k *Key) int {
-	return int(uint64(uint32(k.ShardHash())) * uint64(len(t.shards)) >> 32)
+	return int((k.Hash() >> 32) * uint64(len(t.shards)) >> 32)
 }
 
 func (s *Shard) init(max int, cfg Config, sink EndSink) {
