@@ -57,19 +57,7 @@ func (s *source) run(ctx context.Context, inline bool) {
 		// The shard is ours until we end; then the worker takes over.
 		defer close(w0.inlineDone)
 	}
-	var err error
-	for ctx.Err() == nil {
-		var n int
-		n, err = s.src.ReadBatch(s.frames)
-		s.handle(s.frames[:n], inline)
-		s.publish(false, nil)
-		if inline {
-			w0.pollCtl()
-		}
-		if err != nil {
-			break
-		}
-	}
+	err := s.readAll(ctx, inline)
 	s.frag.expireAll(s)
 	for wi := range s.out {
 		s.flush(wi, inline)
@@ -86,6 +74,24 @@ func (s *source) run(ctx context.Context, inline bool) {
 		s.e.setErr(err)
 	}
 	s.publish(true, err)
+}
+
+// readAll reads and handles batches until the source ends, fails, or ctx
+// is done.
+func (s *source) readAll(ctx context.Context, inline bool) error {
+	w0 := s.e.workers[0]
+	for ctx.Err() == nil {
+		n, err := s.src.ReadBatch(s.frames)
+		s.handle(s.frames[:n], inline)
+		s.publish(false, nil)
+		if inline {
+			w0.pollCtl()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // handle decodes a batch of frames and dispatches the packets.
