@@ -123,6 +123,13 @@ var _ Source = (*File)(nil)
 
 // OpenFile opens the capture file at path. The File owns the file and closes
 // it on Close.
+//
+// The file is read, not mapped: mapping it and parsing in place measured no
+// faster for small packets and a third slower for 240-byte ones (replays of
+// 971 k and 962 k packets on the 2-vCPU VM, Nov 2026: 112 vs 111 ms and
+// 164 vs 115 ms), because copying through a small buffer streams the bytes
+// into cache ahead of the parser, while hopping from header to header through
+// the mapping misses on each.
 func OpenFile(path string) (*File, error) {
 	fh, err := os.Open(path)
 	if err != nil {
