@@ -46,21 +46,6 @@ func ScanFilters(n int) []filter.Filter {
 	return fs
 }
 
-// matcher turns a compiled filter set into a scan predicate, as the
-// engine's flow operations do: the flow's initiator is the source.
-func matcher(set *filter.Set) func(f *flowtable.Flow, now int64) bool {
-	return func(f *flowtable.Flow, now int64) bool {
-		var ff filter.Flow
-		src, sp := f.SrcRaw()
-		dst, dp := f.DstRaw()
-		ff.Src, ff.Dst = *src, *dst
-		ff.SrcPort, ff.DstPort = sp, dp
-		ff.Family, ff.Proto = f.Key.Family, f.Key.Proto
-		ff.AgeSeconds = max(now-f.First, 0) / int64(time.Second)
-		return set.Match(&ff)
-	}
-}
-
 // scan times one filter scan over the whole table (with one worker, on one
 // core) and one StartFlowCapture through engine.Ops with the same filters.
 func (h *harness) scan(ctx context.Context, e *engine.Engine, workers int, flows uint64) error {
@@ -73,7 +58,7 @@ func (h *harness) scan(ctx context.Context, e *engine.Engine, workers int, flows
 	}
 	runtime.GC()
 	t0 := time.Now()
-	res, err := e.Scan(ctx, engine.ScanRequest{Match: matcher(h.set)})
+	res, err := e.Scan(ctx, engine.ScanRequest{Match: engine.MatchFilters(h.set)})
 	wall := time.Since(t0)
 	if err != nil {
 		return fmt.Errorf("bench: scan: %w", err)

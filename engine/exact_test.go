@@ -2,16 +2,13 @@ package engine
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/flowd/flowd/bench/gen"
-	"github.com/flowd/flowd/capture"
 	"github.com/flowd/flowd/decode"
-	"github.com/flowd/flowd/flowtable"
 	"github.com/flowd/flowd/internal/output"
 )
 
@@ -100,39 +97,13 @@ func TestExactAgainstTruth(t *testing.T) {
 // replayCSV replays a capture held in memory and returns the csv output.
 func replayCSV(t *testing.T, capBytes []byte, cfg Config) (string, Status) {
 	t.Helper()
-	e, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := capture.NewReader(bytes.NewReader(capBytes), "exact")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.AddSource(src, SourceInfo{Name: "exact"})
-	sink := &memSink{}
-	e.AddSink(sink)
-	ctx := context.Background()
-	if err := e.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	<-e.SourcesDone()
-	if err := e.Sweep(ctx); err != nil {
-		t.Fatal(err)
-	}
-	active, err := e.Flows(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := e.Status()
-	if err := e.Stop(flowtable.ReasonActive); err != nil {
-		t.Fatal(err)
-	}
+	c := &capBuilder{t: t}
+	c.buf.Write(capBytes)
+	flows, st := c.run(cfg)
 	var out bytes.Buffer
 	w, _ := output.New(output.FormatCSV, &out, output.Options{})
-	for _, fs := range [][]flowtable.Flow{sink.flows, active} {
-		for i := range fs {
-			w.Write(&fs[i])
-		}
+	for i := range flows {
+		w.Write(&flows[i])
 	}
 	w.Flush()
 	return out.String(), st

@@ -676,6 +676,13 @@ func (o *Ops) scan(set *filter.Set, sources []bool, flush bool) (scanResult, err
 	return res, nil
 }
 
+// MatchFilters returns set as a scan predicate (ScanRequest.Match): the
+// flow's initiator is the filters' source, its age is counted at the scan's
+// engine time. It does not allocate.
+func MatchFilters(set *filter.Set) func(f *flowtable.Flow, now int64) bool {
+	return func(f *flowtable.Flow, now int64) bool { return matchFlow(set, f, now) }
+}
+
 // matchFlow applies a compiled filter set to a table flow at engine time
 // now. It does not allocate.
 func matchFlow(set *filter.Set, f *flowtable.Flow, now int64) bool {
