@@ -63,7 +63,10 @@ func (s *source) run(ctx context.Context, inline bool) {
 		s.flush(wi, inline)
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
-		err = fmt.Errorf("%s: %w", s.info.Name, err)
+		// A damaged file's error names the file already.
+		if fe := (*capture.FormatError)(nil); !errors.As(err, &fe) {
+			err = fmt.Errorf("%s: %w", s.info.Name, err)
+		}
 		s.e.setErr(err)
 	} else {
 		err = nil

@@ -52,7 +52,7 @@ func runReplay(args []string) error {
 	fs.StringVar(&o.out, "o", "", "write the flows to this file instead of stdout")
 	fs.BoolVar(&o.quiet, "quiet", false, "no summary on stderr")
 	fs.StringVar(&o.progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal, once the replay has run a second), always, never")
-	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a Go CPU profile of the replay to this file (for `go tool pprof`)")
+	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a Go CPU profile of the replay to this `file` (read it with go tool pprof)")
 	o.ef.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
