@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"github.com/flowd/flowd/decode"
 	"github.com/flowd/flowd/flowtable"
 )
 
@@ -102,12 +101,12 @@ func (f *fragTracker) purge(now int64) {
 }
 
 // park keeps a later fragment until its first fragment shows up.
-func (f *fragTracker) park(s *source, k fragKey, d *decode.Packet, p *flowtable.Packet) {
+func (f *fragTracker) park(s *source, k fragKey, p *flowtable.Packet) {
 	if len(f.parked) >= maxParked {
 		s.st.fragOrphans++
 		return
 	}
-	f.parked = append(f.parked, parkedFrag{key: k, time: p.Time, frameLen: p.FrameLen, ipLen: d.IPLen})
+	f.parked = append(f.parked, parkedFrag{key: k, time: p.Time, frameLen: p.FrameLen, ipLen: p.IPLen})
 }
 
 // release dispatches the parked fragments whose ports are now known, right

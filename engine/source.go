@@ -142,6 +142,32 @@ func (s *source) handle(frames []capture.Frame, inline bool) {
 // returns false when the packet cannot be counted yet: a later fragment whose
 // first fragment has not been seen is parked until it is.
 func (s *source) packet(d *decode.Packet, p *flowtable.Packet) bool {
+	var x fragInfo
+	prepare(d, p, &x, s.id)
+	return s.resolve(p, &x)
+}
+
+// fragInfo is what the fragment tracker needs of a packet: whether it is
+// the first or a later fragment of a datagram, the datagram, and (first
+// fragments) the transport protocol and ports the later ones will need.
+type fragInfo struct {
+	kind         uint8 // fragNone, fragFirst, fragLater
+	proto        uint8
+	sport, dport uint16
+	key          fragKey
+}
+
+const (
+	fragNone = iota
+	fragFirst
+	fragLater
+)
+
+// prepare fills p (Time and FrameLen already set) and x from a decoded
+// frame. It depends on the frame alone, so decoders may run it in parallel;
+// for a later fragment it leaves p's key to resolve, which knows the
+// datagram's ports.
+func prepare(d *decode.Packet, p *flowtable.Packet, x *fragInfo, src uint16) {
 	t := &d.Tuple
 	p.Kind = flowtable.KindNormal
 	if d.IsICMPError {
@@ -149,38 +175,53 @@ func (s *source) packet(d *decode.Packet, p *flowtable.Packet) bool {
 		t = &d.Inner
 		p.Kind = flowtable.KindICMPError
 	}
-	sport, dport, proto := t.SrcPort, t.DstPort, t.Proto
+	x.kind = fragNone
 	if d.IsFragment && p.Kind == flowtable.KindNormal {
-		fk := fragKey{src: t.Src, dst: t.Dst, id: d.FragID, family: t.Family, vlan: d.VLAN}
+		x.key = fragKey{src: t.Src, dst: t.Dst, id: d.FragID, family: t.Family, vlan: d.VLAN}
 		if t.Family == 4 {
-			fk.proto = t.Proto
+			x.key.proto = t.Proto
 		}
+		x.kind = fragLater
 		if d.FirstFragment() {
-			s.frag.first(fk, sport, dport, proto, p.Time)
-		} else {
-			e, ok := s.frag.ports(fk, p.Time)
-			if !ok {
-				s.frag.park(s, fk, d, p)
-				return false
-			}
-			sport, dport, proto = e.sport, e.dport, e.proto
+			x.kind = fragFirst
+			x.sport, x.dport, x.proto = t.SrcPort, t.DstPort, t.Proto
 		}
 	}
-	p.Reverse = p.Key.Set(&t.Src, &t.Dst, sport, dport, proto, t.Family, d.VLAN)
-	if p.Kind == flowtable.KindICMPError {
-		// The error travels back toward the quoted packet's sender.
-		p.Reverse = !p.Reverse
+	if x.kind != fragLater {
+		p.Reverse = p.Key.Set(&t.Src, &t.Dst, t.SrcPort, t.DstPort, t.Proto, t.Family, d.VLAN)
+		if p.Kind == flowtable.KindICMPError {
+			// The error travels back toward the quoted packet's sender.
+			p.Reverse = !p.Reverse
+		}
 	}
 	p.IPLen = d.IPLen
 	p.TCPFlags = 0
-	if proto == decode.ProtoTCP && !d.LaterFragment() && !d.IsICMPError {
+	if t.Proto == decode.ProtoTCP && x.kind != fragLater && !d.IsICMPError {
 		p.TCPFlags = d.TCPFlags
 	}
 	p.ICMPType, p.ICMPCode = 0, 0
-	if (proto == decode.ProtoICMP || proto == decode.ProtoICMPv6) && !d.LaterFragment() {
+	if (t.Proto == decode.ProtoICMP || t.Proto == decode.ProtoICMPv6) && x.kind != fragLater {
 		p.ICMPType, p.ICMPCode = d.ICMPType, d.ICMPCode
 	}
-	p.Source = s.id
+	p.Source = src
+}
+
+// resolve does the part of building a packet that depends on the packets
+// before it, in capture order: the fragment tracker. It returns false when a
+// later fragment must wait for its first fragment (it is parked).
+func (s *source) resolve(p *flowtable.Packet, x *fragInfo) bool {
+	switch x.kind {
+	case fragFirst:
+		s.frag.first(x.key, x.sport, x.dport, x.proto, p.Time)
+	case fragLater:
+		e, ok := s.frag.ports(x.key, p.Time)
+		if !ok {
+			s.frag.park(s, x.key, p)
+			return false
+		}
+		k := &x.key
+		p.Reverse = p.Key.Set(&k.src, &k.dst, e.sport, e.dport, e.proto, k.family, k.vlan)
+	}
 	return true
 }
 
