@@ -2,6 +2,8 @@ package engine
 
 import (
 	"testing"
+
+	"github.com/flowd/flowd/decode"
 )
 
 // TestPacketPathAllocs: decoding, keying, hashing, dispatching and counting a
@@ -37,5 +39,41 @@ func TestPacketPathAllocs(t *testing.T) {
 		if a := testing.AllocsPerRun(5, step); a != 0 {
 			t.Errorf("%d workers: %v allocations per pass over %d frames", workers, a, len(frames))
 		}
+	}
+
+	// The pipelined path of several workers (pipeline.go), its goroutines'
+	// parts played in turn on this one: copy a batch, decode it, deal it out,
+	// count it.
+	e, err := New(Config{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSource(e, 0, nil, SourceInfo{Name: "allocs"})
+	s.startPipeline(1)
+	defer close(s.pipe.work)
+	var d decode.Packet
+	step := func() {
+		for i := 0; i < len(frames); i += 256 {
+			pl := s.pipe
+			rb := pl.free[len(pl.free)-1]
+			pl.free = pl.free[:len(pl.free)-1]
+			s.fill(rb, frames[i:min(i+256, len(frames))])
+			pl.pending = append(pl.pending, rb)
+			decodeBatch(rb, &d, s.id)
+			rb.done <- struct{}{}
+			s.finishOldest()
+			for wi := range s.out {
+				s.flush(wi, false)
+			}
+			for _, w := range e.workers {
+				for len(w.in) > 0 {
+					w.take(<-w.in)
+				}
+			}
+		}
+	}
+	step()
+	if a := testing.AllocsPerRun(5, step); a != 0 {
+		t.Errorf("pipeline: %v allocations per pass over %d frames", a, len(frames))
 	}
 }

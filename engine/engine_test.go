@@ -207,29 +207,33 @@ func TestFragmentsCountToTheirFlow(t *testing.T) {
 			ru.SetNetworkLayerForChecksum(r)
 			c.frame(time.Millisecond, nil, r, ru, payload(10))
 
-			flows, st := c.run(Config{})
-			if len(flows) != 1 {
-				for _, f := range flows {
-					t.Log(describe(&f))
+			// One worker, and two (decoders in parallel, fragment tracker in
+			// capture order: pipeline.go).
+			for _, workers := range []int{1, 2} {
+				flows, st := c.run(Config{Workers: workers})
+				if len(flows) != 1 {
+					for _, f := range flows {
+						t.Log(describe(&f))
+					}
+					t.Fatalf("%d workers: %d flows, want 1", workers, len(flows))
 				}
-				t.Fatalf("%d flows, want 1", len(flows))
-			}
-			f := flows[0]
-			if src, sp := f.Src(); src.String() != "10.0.0.1" || sp != 5000 {
-				t.Errorf("source %v:%d", src, sp)
-			}
-			if f.Pkts != [2]uint32{3, 1} {
-				t.Errorf("packets %v, want [3 1]", f.Pkts)
-			}
-			// IP bytes: three fragment headers + 3008 bytes of UDP; reply 20+8+10.
-			if f.IPBytes != [2]uint64{3*20 + 3008, 38} {
-				t.Errorf("IP bytes %v", f.IPBytes)
-			}
-			if f.Bytes != [2]uint64{3*14 + 3*20 + 3008, 14 + 38 + 8} { // reply padded to 60
-				t.Errorf("frame bytes %v", f.Bytes)
-			}
-			if n := st.Sources[0].FragmentsWithoutFirst; n != 0 {
-				t.Errorf("%d fragments counted as orphans", n)
+				f := flows[0]
+				if src, sp := f.Src(); src.String() != "10.0.0.1" || sp != 5000 {
+					t.Errorf("source %v:%d", src, sp)
+				}
+				if f.Pkts != [2]uint32{3, 1} {
+					t.Errorf("packets %v, want [3 1]", f.Pkts)
+				}
+				// IP bytes: three fragment headers + 3008 bytes of UDP; reply 20+8+10.
+				if f.IPBytes != [2]uint64{3*20 + 3008, 38} {
+					t.Errorf("IP bytes %v", f.IPBytes)
+				}
+				if f.Bytes != [2]uint64{3*14 + 3*20 + 3008, 14 + 38 + 8} { // reply padded to 60
+					t.Errorf("frame bytes %v", f.Bytes)
+				}
+				if n := st.Sources[0].FragmentsWithoutFirst; n != 0 {
+					t.Errorf("%d fragments counted as orphans", n)
+				}
 			}
 		})
 	}
@@ -241,9 +245,11 @@ func TestOrphanFragmentCounted(t *testing.T) {
 	h.Id = 9
 	h.FragOffset = 185
 	c.frame(0, nil, h, payload(100))
-	flows, st := c.run(Config{})
-	if len(flows) != 0 || st.Sources[0].FragmentsWithoutFirst != 1 {
-		t.Fatalf("%d flows, %d orphans; want 0 and 1", len(flows), st.Sources[0].FragmentsWithoutFirst)
+	for _, workers := range []int{1, 2} {
+		flows, st := c.run(Config{Workers: workers})
+		if len(flows) != 0 || st.Sources[0].FragmentsWithoutFirst != 1 {
+			t.Fatalf("%d workers: %d flows, %d orphans; want 0 and 1", workers, len(flows), st.Sources[0].FragmentsWithoutFirst)
+		}
 	}
 }
 

@@ -25,6 +25,7 @@ type source struct {
 	out     []*batch         // the batch being filled for each worker
 	scratch flowtable.Packet // a packet being built, with several workers
 	frag    fragTracker
+	pipe    *pipeline // decoders, with several workers (pipeline.go)
 
 	st sourceCounters // owned by the source goroutine
 
@@ -57,7 +58,13 @@ func (s *source) run(ctx context.Context, inline bool) {
 		// The shard is ours until we end; then the worker takes over.
 		defer close(w0.inlineDone)
 	}
-	err := s.readAll(ctx, inline)
+	var err error
+	if len(s.e.workers) > 1 {
+		s.startPipeline(len(s.e.workers))
+		err = s.readAllPipelined(ctx)
+	} else {
+		err = s.readAll(ctx, inline)
+	}
 	s.frag.expireAll(s)
 	for wi := range s.out {
 		s.flush(wi, inline)
