@@ -63,7 +63,8 @@ type Config struct {
 	// table at its size. With several workers the table gets a quarter
 	// more, as flows do not spread exactly evenly over shards.
 	MaxFlows int
-	// BatchSize is the engine's and the walks' batch size (default 256).
+	// BatchSize is the engine's and the walks' batch size (default
+	// engine.DefaultBatchSize).
 	BatchSize int
 
 	// Churn configures the churn phase; Churn.Flows < 0 skips it.
@@ -266,7 +267,7 @@ func (c *Config) withDefaults() error {
 		}
 	}
 	if c.BatchSize == 0 {
-		c.BatchSize = 256
+		c.BatchSize = engine.DefaultBatchSize
 	}
 	if c.Filters == 0 {
 		c.Filters = filter.MaxFilters

@@ -37,11 +37,11 @@ type Config struct {
 	// Clock: see ClockMode (default ClockPacket).
 	Clock ClockMode
 	// BatchSize is the most frames read and packets handed to a worker at a
-	// time (default 1024). With several workers, each batch handed over can
-	// wake a sleeping goroutine; at 256 packets those wake-ups cost 2 workers
-	// a fifth of their throughput (replay of a 971 k-packet capture, 2-vCPU
-	// VM, Nov 2026: 110 ms at 256, 95 ms at 1024, 88 ms at 4096; 1 worker is
-	// unaffected).
+	// time (default 4096). With several workers, each batch handed over can
+	// wake a sleeping goroutine, and those wake-ups cost: replay of 965 k
+	// packets with 2 workers on the 2-vCPU VM (Nov 2026), medians of 8,
+	// took 81 ms at 1024 and 75 ms at 4096; one worker took 101-106 ms at
+	// either.
 	BatchSize int
 	// FragTimeout bounds how long the ports of a fragmented datagram are
 	// remembered for its later fragments (default 60 s, Suricata's defrag
@@ -67,7 +67,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("engine: %d workers: want 1 to 256", c.Workers)
 	}
 	if c.BatchSize == 0 {
-		c.BatchSize = 1024
+		c.BatchSize = DefaultBatchSize
 	}
 	if c.BatchSize < 1 || c.BatchSize > 1<<16 {
 		return c, fmt.Errorf("engine: batch size %d: want 1 to 65536", c.BatchSize)
@@ -84,6 +84,9 @@ func (c Config) withDefaults() (Config, error) {
 	c.Table.Shards = c.Workers
 	return c, nil
 }
+
+// DefaultBatchSize is Config.BatchSize's default.
+const DefaultBatchSize = 4096
 
 // SourceInfo describes a source to the rest of flowd (API scope, status).
 type SourceInfo struct {

@@ -20,8 +20,8 @@ type ctlReq struct {
 }
 
 // batchesPerWorker is how many batches may be in flight to one worker; with
-// 1024 packets of 80 bytes each that is 320 KiB, which keeps the hand-over
-// mostly in the caches while giving the source room to run ahead.
+// 4096 packets of 80 bytes each that is 1.3 MiB, room for the source to run
+// ahead of a worker that is sweeping or answering a scan.
 const batchesPerWorker = 4
 
 // sweepPerPacket is the expiry budget per packet processed: slab slots

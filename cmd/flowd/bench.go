@@ -17,6 +17,7 @@ import (
 
 	"github.com/flowd/flowd/bench"
 	"github.com/flowd/flowd/bench/gen"
+	"github.com/flowd/flowd/engine"
 )
 
 const benchUsage = `Usage: flowd bench [flags]
@@ -70,7 +71,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	workers := fs.String("workers", "1,2", "engine worker counts to measure, comma-separated")
 	runs := fs.Int("n", 3, "runs of each phase; figures are medians")
 	maxFlows := fs.Int("max-flows", 0, "table size (0: the flows of the capture, so that bytes/flow is at the table's size)")
-	batch := fs.Int("batch", 256, "frames per batch")
+	batch := fs.Int("batch", engine.DefaultBatchSize, "frames read and packets handed to a worker at a time")
 	churnFlows := fs.Int("churn-flows", 200_000, "flows of the churn phase (0: skip it)")
 	churnTable := fs.Int("churn-table", 16_384, "table size of the churn phase")
 	churnTimeout := fs.Duration("churn-timeout", 2*time.Second, "every idle timeout in the churn phase")

@@ -26,7 +26,7 @@ func (ef *engineFlags) register(fs *flag.FlagSet) {
 	d, de := flowtable.DefaultTimeouts(), flowtable.DefaultEmergencyTimeouts()
 	fs.IntVar(&ef.workers, "workers", 1, "worker goroutines, each owning one shard of the flow table")
 	fs.IntVar(&ef.maxFlows, "max-flows", flowtable.DefaultMaxFlows, "most flows held at once (112 B + index each); a full table enters emergency mode")
-	fs.IntVar(&ef.batch, "batch", 1024, "frames read and packets handed to a worker at a time")
+	fs.IntVar(&ef.batch, "batch", engine.DefaultBatchSize, "frames read and packets handed to a worker at a time")
 	fs.StringVar(&ef.clock, "clock", "packet", "engine clock after the files end: packet (stands still) or wall (keeps running)")
 	for _, t := range []struct {
 		name string
