@@ -252,9 +252,9 @@ type Config struct {
 var DefaultStart = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // maxFlows bounds Config.Flows so that every flow's client address stays
-// in its block (10.0.0.0/9 holds 8 M hosts of 8 flows, 10.128.0.0/9 8 M ICMP
-// hosts).
-const maxFlows = 1 << 23
+// in its block (10.0.0.0/9 holds 2^23-1 hosts of 8 flows, 10.128.0.0/9
+// 2^23-1 ICMP hosts): host index maxHostIndex is the last address of a /9.
+const maxFlows = maxHostIndex + 1
 
 // Errors from Config validation.
 var ErrConfig = errors.New("gen: bad config")

@@ -54,7 +54,6 @@ const (
 	// UDP and ICMP echo
 	phReq
 	phResp
-	phErr
 	// SCTP
 	phInit
 	phInitAck

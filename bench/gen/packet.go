@@ -5,28 +5,30 @@ import (
 	"hash/crc32"
 	"math/rand/v2"
 	"sync"
+
+	"github.com/flowd/flowd/decode"
 )
 
-// IP protocol numbers.
+// IP protocol numbers, short names for the scripts.
 const (
-	protoICMP   = 1
-	protoTCP    = 6
-	protoUDP    = 17
-	protoICMPv6 = 58
-	protoSCTP   = 132
+	protoICMP   = decode.ProtoICMP
+	protoTCP    = decode.ProtoTCP
+	protoUDP    = decode.ProtoUDP
+	protoICMPv6 = decode.ProtoICMPv6
+	protoSCTP   = decode.ProtoSCTP
 
 	ip6HopByHop = 0
 	ip6Fragment = 44
 	ip6DestOpts = 60
 )
 
-// TCP flags.
+// TCP flags, short names for the scripts.
 const (
-	fin = 0x01
-	syn = 0x02
-	rst = 0x04
-	psh = 0x08
-	ack = 0x10
+	fin = decode.TCPFin
+	syn = decode.TCPSyn
+	rst = decode.TCPRst
+	psh = decode.TCPPsh
+	ack = decode.TCPAck
 )
 
 const (

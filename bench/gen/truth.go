@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -315,7 +316,6 @@ func (g *Generator) finishTruth() {
 		return
 	}
 	g.done = true
-	g.truth.Interfaces = g.Interfaces()
 	SortFlows(g.truth.Flows)
 }
 
@@ -327,10 +327,7 @@ func (g *Generator) Truth() *Truth {
 	if !g.done {
 		SortFlows(t.Flows)
 	}
-	t.DecodeErrors = make(map[decode.Reason]uint64, len(g.truth.DecodeErrors))
-	for k, v := range g.truth.DecodeErrors {
-		t.DecodeErrors[k] = v
-	}
+	t.DecodeErrors = maps.Clone(g.truth.DecodeErrors)
 	t.Interfaces = g.Interfaces()
 	return &t
 }
