@@ -1,6 +1,9 @@
 package capture
 
-import "fmt"
+import (
+	"fmt"
+	"math/bits"
+)
 
 // The classic libpcap format: a 24-byte file header, then records of a
 // 16-byte header (ts_sec, ts_frac, caplen, origlen) and caplen bytes of data,
@@ -23,7 +26,7 @@ func (f *File) pcapHeader() error {
 	magic := uint32(h[0]) | uint32(h[1])<<8 | uint32(h[2])<<16 | uint32(h[3])<<24
 	f.swap = magic != pcapMagicMicros && magic != pcapMagicNanos
 	f.tsScale = 1000
-	if f.u32(h[0:4]) == pcapMagicNanos {
+	if magic == pcapMagicNanos || magic == bits.ReverseBytes32(pcapMagicNanos) {
 		f.tsScale = 1
 	}
 	if major, minor := f.u16(h[4:6]), f.u16(h[6:8]); major != 2 {

@@ -66,11 +66,10 @@ type iface struct {
 	// Timestamps are ticks of 10^-n or 2^-n seconds. When a tick is a whole
 	// number of nanoseconds (n <= 9) the conversion is one multiply by mul;
 	// otherwise mul is 0 and nanosSlow divides.
-	mul    int64
-	off    int64  // if_tsoffset in nanoseconds
-	div    uint64 // ticks per second, decimal resolutions finer than 1 ns
-	shift  uint8  // binary resolutions finer than 2^-9 s
-	binary bool
+	mul   int64
+	off   int64  // if_tsoffset in nanoseconds
+	div   uint64 // ticks per second, decimal resolutions finer than 1 ns
+	shift uint8  // binary resolutions finer than 2^-9 s
 }
 
 func (c *iface) nanos(ts uint64) int64 {
@@ -81,7 +80,7 @@ func (c *iface) nanos(ts uint64) int64 {
 }
 
 func (c *iface) nanosSlow(ts uint64) int64 {
-	if c.binary {
+	if c.shift != 0 {
 		sec, frac := ts>>c.shift, ts&(1<<c.shift-1)
 		// frac * 1e9 needs up to 94 bits; shift the 128-bit product.
 		hi, lo := bits.Mul64(frac, 1e9)
@@ -95,13 +94,14 @@ func (c *iface) nanosSlow(ts uint64) int64 {
 // seconds, set means 2^-n, n in the low 7 bits.
 func (c *iface) setResolution(v byte) bool {
 	n := uint(v & 0x7f)
-	c.mul, c.div, c.shift, c.binary = 0, 0, 0, v&0x80 != 0
+	binary := v&0x80 != 0
+	c.mul, c.div, c.shift = 0, 0, 0
 	switch {
-	case c.binary && n <= 9: // 1e9 = 2^9 * 1953125: exact
+	case binary && n <= 9: // 1e9 = 2^9 * 1953125: exact
 		c.mul = 1e9 >> n
-	case c.binary && n < 64:
+	case binary && n < 64:
 		c.shift = uint8(n)
-	case c.binary:
+	case binary:
 		return false
 	case n <= 9:
 		c.mul = pow10[9-n]

@@ -343,9 +343,9 @@ func (s *Set) Match(f *Flow) bool {
 		if s.srcPort.t != nil {
 			p &= s.srcPort.t.lookupPort(f.SrcPort)
 		}
-		// For protocols without ports s.proto already dropped the filters
-		// with a port member, and f's ports mean nothing.
-		m &= p | -b2u(!hasPorts(f.Proto))
+		// For protocols without ports s.proto already kept only the filters
+		// with no port member, and every port lookup includes those.
+		m &= p
 	}
 	if m == 0 {
 		return false

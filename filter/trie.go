@@ -115,6 +115,7 @@ func allBytes(b []byte, v byte) bool {
 // the dimension.
 func (t *trie) compile(skip []byte, outside uint32) *table {
 	tb := &table{}
+	var masks []uint32 // the final masks, in cell order
 	cell := map[uint32]uint32{}
 	for _, n := range t.nodes {
 		prev := uint32(childFlag) // entries repeat in runs: look up each run once
@@ -124,12 +125,12 @@ func (t *trie) compile(skip []byte, outside uint32) *table {
 			}
 			prev = e
 			if _, ok := cell[e]; !ok {
-				cell[e] = uint32(len(tb.masks))
-				tb.masks = append(tb.masks, e)
+				cell[e] = uint32(len(masks))
+				masks = append(masks, e)
 			}
 		}
 	}
-	cells := uint32(len(tb.masks))
+	cells := uint32(len(masks))
 	encode := func(e uint32) uint64 {
 		if e&childFlag != 0 {
 			return uint64(cells+256*(e&^childFlag))<<1 | 1
@@ -139,7 +140,7 @@ func (t *trie) compile(skip []byte, outside uint32) *table {
 	tb.root = cells
 	tb.t = make([]uint64, int(cells)+256*len(t.nodes))
 	for c := range cells {
-		tb.t[c] = encode(tb.masks[c])
+		tb.t[c] = encode(masks[c])
 	}
 	for i, n := range t.nodes {
 		prev, enc := n[0], encode(n[0])

@@ -51,10 +51,11 @@ func (l Link) LinkType() capture.LinkType {
 	return capture.LinkEthernet
 }
 
-// ParseLink parses a link name as String writes it.
+// ParseLink parses a link name as String writes it, or as
+// capture.LinkType's String does ("linux-sll").
 func ParseLink(s string) (Link, error) {
 	for i, n := range linkNames {
-		if strings.EqualFold(s, n) {
+		if strings.EqualFold(s, n) || strings.EqualFold(s, Link(i).LinkType().String()) {
 			return Link(i), nil
 		}
 	}

@@ -13,8 +13,9 @@
 // keep objects alive: they are plain numbers to the garbage collector.
 package prefetch
 
-// Lines prefetches the cache line holding each address, for reading and
-// writing soon (into all cache levels).
+// Lines prefetches the cache line holding each address into all cache
+// levels (PREFETCHT0 on amd64, PRFM PLDL1KEEP on arm64: read prefetches,
+// which also serve a read-modify-write that follows).
 func Lines(addrs []uintptr) {
 	if len(addrs) > 0 {
 		lines(&addrs[0], len(addrs))
