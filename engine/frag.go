@@ -121,7 +121,7 @@ func (f *fragTracker) release(s *source, inline bool) {
 		e := f.m[pf.key]
 		p := &s.scratch
 		*p = flowtable.Packet{Time: pf.time, FrameLen: pf.frameLen, IPLen: pf.ipLen, Source: s.id}
-		p.Reverse = p.Key.Set(&pf.key.src, &pf.key.dst, e.sport, e.dport, e.proto, pf.key.family, pf.key.vlan)
+		p.Reverse = p.SetKey(&pf.key.src, &pf.key.dst, e.sport, e.dport, e.proto, pf.key.family, pf.key.vlan)
 		s.dispatch(p, inline)
 	}
 	f.parked = kept

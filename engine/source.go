@@ -195,7 +195,7 @@ func prepare(d *decode.Packet, p *flowtable.Packet, x *fragInfo, src uint16) {
 		}
 	}
 	if x.kind != fragLater {
-		p.Reverse = p.Key.Set(&t.Src, &t.Dst, t.SrcPort, t.DstPort, t.Proto, t.Family, d.VLAN)
+		p.Reverse = p.SetKey(&t.Src, &t.Dst, t.SrcPort, t.DstPort, t.Proto, t.Family, d.VLAN)
 		if p.Kind == flowtable.KindICMPError {
 			// The error travels back toward the quoted packet's sender.
 			p.Reverse = !p.Reverse
@@ -227,7 +227,7 @@ func (s *source) resolve(p *flowtable.Packet, x *fragInfo) bool {
 			return false
 		}
 		k := &x.key
-		p.Reverse = p.Key.Set(&k.src, &k.dst, e.sport, e.dport, e.proto, k.family, k.vlan)
+		p.Reverse = p.SetKey(&k.src, &k.dst, e.sport, e.dport, e.proto, k.family, k.vlan)
 	}
 	return true
 }
@@ -248,7 +248,7 @@ func (s *source) slot(wi int) *flowtable.Packet {
 func (s *source) dispatch(p *flowtable.Packet, inline bool) {
 	wi := 0
 	if len(s.out) > 1 {
-		wi = s.e.table.ShardOf(&p.Key)
+		wi = s.e.table.ShardOf(p)
 	}
 	dst := s.slot(wi)
 	if dst != p {

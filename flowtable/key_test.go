@@ -153,9 +153,9 @@ func TestShardsSpread(t *testing.T) {
 		counts := make([]int, shards)
 		const n = 60000
 		for i := range n {
-			var k Key
-			k.Set(&[16]byte{10, 0, byte(i >> 8), byte(i)}, &[16]byte{192, 0, 2, 1}, uint16(i%7), 443, 6, 4, [2]uint16{})
-			counts[tab.ShardOf(&k)]++
+			var p Packet
+			p.SetKey(&[16]byte{10, 0, byte(i >> 8), byte(i)}, &[16]byte{192, 0, 2, 1}, uint16(i%7), 443, 6, 4, [2]uint16{})
+			counts[tab.ShardOf(&p)]++
 		}
 		for s, c := range counts {
 			if c < n/shards*9/10 || c > n/shards*11/10 {

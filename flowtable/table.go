@@ -43,10 +43,29 @@ type Packet struct {
 	TCPFlags           uint8
 	ICMPType, ICMPCode uint8
 	Source             uint16
-	// hash is Key.Hash(), filled by Update and UpdateBatch: the table
-	// hashes keys itself, so that with several workers most hashing is
-	// spread over them instead of done by the goroutine that reads.
+	// hash caches Key.Hash(): SetKey computes it (on whichever goroutine
+	// builds the packet, which with several workers is a decoder), and
+	// ShardOf, Update and UpdateBatch use it, computing it when it is 0 (a
+	// Packet whose Key was set directly). Set the key of a reused Packet
+	// with SetKey, so the cache cannot go stale.
 	hash uint64
+}
+
+// SetKey sets p.Key to the canonical key of a packet from src to dst, as
+// Key.Set does, and caches its hash; it reports whether the packet travels
+// from the key's B side to its A side.
+func (p *Packet) SetKey(src, dst *[16]byte, sport, dport uint16, proto, family uint8, vlan [2]uint16) (reversed bool) {
+	reversed = p.Key.Set(src, dst, sport, dport, proto, family, vlan)
+	p.hash = p.Key.Hash()
+	return reversed
+}
+
+// keyHash returns p's key hash, computing and caching it if needed.
+func (p *Packet) keyHash() uint64 {
+	if p.hash == 0 {
+		p.hash = p.Key.Hash()
+	}
+	return p.hash
 }
 
 // Packet kinds.
@@ -145,10 +164,10 @@ func (t *Table) NumShards() int { return len(t.shards) }
 // Shard returns shard i.
 func (t *Table) Shard(i int) *Shard { return &t.shards[i].Shard }
 
-// ShardOf returns the shard that owns the flow with key k: the high 32 bits
-// of k.Hash() scaled onto [0, n) (the shards index by the low 32 bits).
-func (t *Table) ShardOf(k *Key) int {
-	return int((k.Hash() >> 32) * uint64(len(t.shards)) >> 32)
+// ShardOf returns the shard that owns p's flow: the high 32 bits of its key
+// hash scaled onto [0, n) (the shards index by the low 32 bits).
+func (t *Table) ShardOf(p *Packet) int {
+	return int((p.keyHash() >> 32) * uint64(len(t.shards)) >> 32)
 }
 
 func (s *Shard) init(max int, cfg Config, sink EndSink) {
@@ -189,7 +208,7 @@ func (s *Shard) Cap() int { return s.max }
 // its timeout, or a closing/closed TCP flow that receives a new SYN, ends
 // first and p starts a new flow.
 func (s *Shard) Update(p *Packet) *Flow {
-	p.hash = p.Key.Hash()
+	p.keyHash()
 	return s.update(p)
 }
 
@@ -258,13 +277,11 @@ func (s *Shard) UpdateBatch(pkts []Packet) {
 // lines) stay within what the CPU tracks at once.
 const batchWindow = 8
 
-// prefetchIndex hashes each packet's key and starts loading its home
-// index slot.
+// prefetchIndex starts loading each packet's home index slot.
 func (s *Shard) prefetchIndex(w []Packet) {
 	var addrs [batchWindow]uintptr
 	for i := range w {
-		w[i].hash = w[i].Key.Hash()
-		addrs[i] = uintptr(unsafe.Pointer(&s.index[uint32(w[i].hash)&s.mask]))
+		addrs[i] = uintptr(unsafe.Pointer(&s.index[uint32(w[i].keyHash())&s.mask]))
 	}
 	prefetch.Lines(addrs[:len(w)])
 }

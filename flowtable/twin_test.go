@@ -272,9 +272,9 @@ func TestTableMatchesTwin(t *testing.T) {
 			for i := range tc.pkts {
 				tr.next(&p)
 				if tc.seed%2 == 1 {
-					tab.Shard(tab.ShardOf(&p.Key)).Update(&p)
+					tab.Shard(tab.ShardOf(&p)).Update(&p)
 				} else {
-					s := tab.ShardOf(&p.Key)
+					s := tab.ShardOf(&p)
 					pending[s] = append(pending[s], p)
 				}
 				tw.update(&p)
