@@ -595,13 +595,11 @@ type scanResult struct {
 // 900 KiB): chunks grow a shard's results without copying them.
 const resultChunk = 16 << 10
 
-// shardPart is one shard's share of a scan, written by the shard's worker
-// until done is set.
+// shardPart is one shard's share of a scan, written by the shard's worker.
 type shardPart struct {
 	chunks  [][]FlowResult
 	kept    int
 	matched int
-	done    atomic.Bool
 }
 
 // scan runs the operation's predicate in every shard, between batches, on
@@ -649,20 +647,16 @@ func (o *Ops) scan(set *filter.Set, sources []bool, flush bool) (scanResult, err
 		if len(chunk) > 0 {
 			p.chunks = append(p.chunks, chunk)
 		}
-		p.done.Store(true)
 	}
-	ctx, cancel := context.WithTimeout(o.ctx, o.cfg.ShardTimeout)
-	defer cancel()
-	if err := o.e.Do(ctx, fn); err != nil {
-		abandoned.Store(true)
-		if o.ctx.Err() != nil {
-			return scanResult{}, err // closing: the operation fails
-		}
+	finished, err := o.e.DoWithin(o.ctx, o.cfg.ShardTimeout, fn)
+	abandoned.Store(true)
+	if err != nil {
+		return scanResult{}, err // closing: the operation fails
 	}
 	var res scanResult
 	for i := range parts {
 		p := &parts[i]
-		if !p.done.Load() {
+		if !finished[i] {
 			res.late++
 			continue
 		}

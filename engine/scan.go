@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/flowd/flowd/flowtable"
@@ -43,56 +44,61 @@ func (e *Engine) Scan(ctx context.Context, req ScanRequest) (ScanResult, error) 
 		matched int
 	}
 	parts := make([]part, len(e.workers))
-	dones := make([]chan struct{}, len(e.workers))
-	for i, w := range e.workers {
-		dones[i] = make(chan struct{})
-		fn := func(shard int, s *flowtable.Shard) {
-			p := &parts[shard]
-			s.Range(func(f *flowtable.Flow) bool {
-				if req.Match != nil && !req.Match(f, now) {
-					return true
-				}
-				p.matched++
-				if len(p.flows) < req.Limit {
-					p.flows = append(p.flows, *f)
-				}
-				if req.Remove {
-					s.Remove(f, req.Reason)
-				}
+	finished, err := e.DoWithin(ctx, req.ShardTimeout, func(shard int, s *flowtable.Shard) {
+		p := &parts[shard]
+		s.Range(func(f *flowtable.Flow) bool {
+			if req.Match != nil && !req.Match(f, now) {
 				return true
-			})
-		}
-		if err := w.request(ctx, ctlReq{fn: fn, done: dones[i]}); err != nil {
-			return ScanResult{}, err
-		}
+			}
+			p.matched++
+			if len(p.flows) < req.Limit {
+				p.flows = append(p.flows, *f)
+			}
+			if req.Remove {
+				s.Remove(f, req.Reason)
+			}
+			return true
+		})
+	})
+	if err != nil {
+		return ScanResult{}, err
 	}
 	res := ScanResult{Now: now}
-	var deadline <-chan time.Time
-	if req.ShardTimeout > 0 {
-		t := time.NewTimer(req.ShardTimeout)
-		defer t.Stop()
-		deadline = t.C
-	}
-	for i, d := range dones {
-		select {
-		case <-d:
-		case <-deadline:
-			// Time is up: count this and every other shard still busy.
-			for j := i; j < len(dones); j++ {
-				select {
-				case <-dones[j]:
-					res.add(&parts[j].flows, parts[j].matched, req.Limit)
-				default:
-					res.ShardsLate++
-				}
-			}
-			return res, nil
-		case <-ctx.Done():
-			return ScanResult{}, ctx.Err()
+	for i, ok := range finished {
+		if !ok {
+			res.ShardsLate++
+			continue
 		}
 		res.add(&parts[i].flows, parts[i].matched, req.Limit)
 	}
 	return res, nil
+}
+
+// DoWithin runs fn in every shard as Do does, but waits at most timeout for
+// them (0: as long as ctx allows) and reports which shards finished in
+// time. A shard that did not still runs fn when it gets to it, so fn must
+// write only state of its own shard's, which the caller reads only for the
+// shards reported finished. It fails only when ctx ends.
+func (e *Engine) DoWithin(ctx context.Context, timeout time.Duration, fn func(shard int, s *flowtable.Shard)) ([]bool, error) {
+	done := make([]atomic.Bool, len(e.workers))
+	waitCtx := ctx
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		waitCtx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	err := e.Do(waitCtx, func(shard int, s *flowtable.Shard) {
+		fn(shard, s)
+		done[shard].Store(true)
+	})
+	if err != nil && ctx.Err() != nil {
+		return nil, err
+	}
+	finished := make([]bool, len(done))
+	for i := range done {
+		finished[i] = done[i].Load()
+	}
+	return finished, nil
 }
 
 func (r *ScanResult) add(flows *[]flowtable.Flow, matched, limit int) {
