@@ -12,13 +12,14 @@ import (
 func TestPacketPathAllocs(t *testing.T) {
 	c := randomTraffic(t, 3, 4096)
 	frames := framesOf(t, c.buf.Bytes())
-	for _, workers := range []int{1, 2} {
-		e, err := New(Config{Workers: workers})
+	// One worker, fed inline (one source) and through its channel (several
+	// sources).
+	for _, inline := range []bool{true, false} {
+		e, err := New(Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		s := newSource(e, 0, nil, SourceInfo{Name: "allocs"})
-		inline := workers == 1
 		step := func() {
 			for i := 0; i < len(frames); i += 256 {
 				s.handle(frames[i:min(i+256, len(frames))], inline)
@@ -37,7 +38,7 @@ func TestPacketPathAllocs(t *testing.T) {
 		}
 		step() // the flows now exist
 		if a := testing.AllocsPerRun(5, step); a != 0 {
-			t.Errorf("%d workers: %v allocations per pass over %d frames", workers, a, len(frames))
+			t.Errorf("inline=%v: %v allocations per pass over %d frames", inline, a, len(frames))
 		}
 	}
 

@@ -228,16 +228,8 @@ func (s *source) finishOldest() {
 			x = &frags[0].x
 			frags = frags[1:]
 		}
-		if !s.resolve(p, x) {
-			continue
-		}
-		s.dispatch(p, false)
-		if s.frag.ready > 0 {
-			s.frag.release(s, false)
-		}
+		s.deal(p, x, false)
 	}
-	if len(s.frag.parked) > 0 && rb.newest != 0 {
-		s.frag.expire(s, rb.newest)
-	}
+	s.expireParked(rb.newest)
 	pl.free = append(pl.free, rb)
 }

@@ -23,7 +23,7 @@ type source struct {
 	frames  []capture.Frame
 	dec     decode.Packet
 	out     []*batch         // the batch being filled for each worker
-	scratch flowtable.Packet // a packet being built, with several workers
+	scratch flowtable.Packet // a parked fragment being released (frag.go)
 	frag    fragTracker
 	pipe    *pipeline // decoders, with several workers (pipeline.go)
 
@@ -104,7 +104,8 @@ func (s *source) readAll(ctx context.Context, inline bool) error {
 	return nil
 }
 
-// handle decodes a batch of frames and dispatches the packets.
+// handle decodes a batch of frames and dispatches the packets, with one
+// worker (several use the decoder pool: pipeline.go).
 func (s *source) handle(frames []capture.Frame, inline bool) {
 	// Move the engine clock first, so no worker ever sees a packet newer
 	// than the clock it sweeps with.
@@ -114,6 +115,7 @@ func (s *source) handle(frames []capture.Frame, inline bool) {
 	}
 	s.e.clock.observe(newest)
 
+	var x fragInfo
 	for i := range frames {
 		fr := &frames[i]
 		s.st.frames++
@@ -124,34 +126,34 @@ func (s *source) handle(frames []capture.Frame, inline bool) {
 			s.st.errors[d.Reason]++
 			continue
 		}
-		// With one worker the packet is built right in its batch; with
-		// several, in a scratch slot, copied once its hash names the worker.
-		p := &s.scratch
-		if len(s.out) == 1 {
-			p = s.slot(0)
-		}
+		// The packet is built right in its batch.
+		p := s.slot(0)
 		p.Time = fr.Timestamp
 		p.FrameLen = uint32(len(fr.Data))
-		if !s.packet(d, p) {
-			continue
-		}
-		s.dispatch(p, inline)
-		if s.frag.ready > 0 {
-			s.frag.release(s, inline)
-		}
+		prepare(d, p, &x, s.id)
+		s.deal(p, &x, inline)
 	}
-	if len(s.frag.parked) > 0 && newest != 0 {
-		s.frag.expire(s, newest)
+	s.expireParked(newest)
+}
+
+// deal runs the fragment tracker over p, hands p to its worker, and then any
+// parked fragments that p, a first fragment, has released.
+func (s *source) deal(p *flowtable.Packet, x *fragInfo, inline bool) {
+	if !s.resolve(p, x) {
+		return
+	}
+	s.dispatch(p, inline)
+	if s.frag.ready > 0 {
+		s.frag.release(s, inline)
 	}
 }
 
-// packet fills p (Time and FrameLen already set) from a decoded frame. It
-// returns false when the packet cannot be counted yet: a later fragment whose
-// first fragment has not been seen is parked until it is.
-func (s *source) packet(d *decode.Packet, p *flowtable.Packet) bool {
-	var x fragInfo
-	prepare(d, p, &x, s.id)
-	return s.resolve(p, &x)
+// expireParked counts parked fragments older than the fragment timeout at
+// packet time newest as orphans.
+func (s *source) expireParked(newest int64) {
+	if len(s.frag.parked) > 0 && newest != 0 {
+		s.frag.expire(s, newest)
+	}
 }
 
 // fragInfo is what the fragment tracker needs of a packet: whether it is
