@@ -94,6 +94,7 @@ type SourceInfo struct {
 	Path             string // file path, empty for live sources
 	AvailabilityZone string
 	VpcEndpointID    string
+	AssociationArn   string // the VPC endpoint association, when the endpoint has one
 	Live             bool
 }
 

@@ -124,10 +124,10 @@ type OpsConfig struct {
 	// a late shard's flows are missing and the operation ends
 	// COMPLETED_WITH_ERRORS with StatusMessage "Flow timeout".
 	ShardTimeout time.Duration
-	// Endpoints lists the firewall's endpoints. Default: one per distinct
-	// (AvailabilityZone, VpcEndpointID) of the engine's sources. Sources
-	// whose pair is not listed belong to no endpoint: only unscoped
-	// operations see their flows.
+	// Endpoints lists endpoints the firewall has besides those of its
+	// sources (one with no capture behind it yet, say). Every distinct
+	// (AvailabilityZone, VpcEndpointID) of the engine's sources is an
+	// endpoint too, with the source's AssociationArn when it has one.
 	Endpoints []Endpoint
 	// Now is the wall clock (request times, retention); default time.Now.
 	Now func() time.Time
@@ -347,18 +347,22 @@ func NewOps(e *Engine, cfg OpsConfig) (*Ops, error) {
 	}
 	infos := e.SourceInfos()
 	eps := slices.Clone(cfg.Endpoints)
+	for _, in := range infos {
+		i := slices.IndexFunc(eps, func(ep Endpoint) bool {
+			return ep.AvailabilityZone == in.AvailabilityZone && ep.VpcEndpointID == in.VpcEndpointID
+		})
+		if i < 0 {
+			eps = append(eps, Endpoint{AvailabilityZone: in.AvailabilityZone, VpcEndpointID: in.VpcEndpointID})
+			i = len(eps) - 1
+		}
+		if in.AssociationArn != "" {
+			eps[i].AssociationArn = in.AssociationArn
+		}
+	}
 	if len(eps) == 0 {
-		for _, in := range infos {
-			ep := Endpoint{AvailabilityZone: in.AvailabilityZone, VpcEndpointID: in.VpcEndpointID}
-			if !slices.Contains(eps, ep) {
-				eps = append(eps, ep)
-			}
-		}
-		if len(eps) == 0 {
-			// No sources yet: one unnamed endpoint, so that unscoped
-			// operations run (on an empty table) and throttle each other.
-			eps = []Endpoint{{}}
-		}
+		// No sources yet: one unnamed endpoint, so that unscoped operations
+		// run (on an empty table) and throttle each other.
+		eps = []Endpoint{{}}
 	}
 	o := &Ops{e: e, cfg: cfg, endpoints: eps, byID: make(map[string]*opState)}
 	for _, in := range infos {

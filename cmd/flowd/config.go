@@ -33,10 +33,21 @@ import (
 // pcapSpec is one --pcap source, with the endpoint it belongs to when the
 // config file places it (empty fields: the command's defaults).
 type pcapSpec struct {
-	Spec             string // FILE or NAME=FILE
+	Name, Path       string // Name empty: named after the file
 	AvailabilityZone string
 	VpcEndpointID    string
 	AssociationArn   string
+}
+
+// parsePcapArg reads FILE or NAME=FILE. A file whose own name holds an =
+// stays a file.
+func parsePcapArg(v string) pcapSpec {
+	if i := strings.IndexByte(v, '='); i > 0 {
+		if _, err := os.Stat(v); err != nil {
+			return pcapSpec{Name: v[:i], Path: v[i+1:]}
+		}
+	}
+	return pcapSpec{Path: v}
 }
 
 // pcapList is the repeatable --pcap flag.
@@ -45,7 +56,11 @@ type pcapList []pcapSpec
 func (l *pcapList) String() string {
 	var s []string
 	for _, p := range *l {
-		s = append(s, p.Spec)
+		if p.Name != "" {
+			s = append(s, p.Name+"="+p.Path)
+		} else {
+			s = append(s, p.Path)
+		}
 	}
 	return strings.Join(s, ",")
 }
@@ -54,7 +69,7 @@ func (l *pcapList) Set(v string) error {
 	if v == "" {
 		return errors.New("empty file name")
 	}
-	*l = append(*l, pcapSpec{Spec: v})
+	*l = append(*l, parsePcapArg(v))
 	return nil
 }
 
@@ -134,11 +149,7 @@ func decodePcaps(node *yaml.Node, pcaps *pcapList) error {
 			if m.File == "" {
 				return fmt.Errorf("item %d: no file", i)
 			}
-			spec := m.File
-			if m.Name != "" {
-				spec = m.Name + "=" + m.File
-			}
-			*pcaps = append(*pcaps, pcapSpec{Spec: spec, AvailabilityZone: m.AvailabilityZone,
+			*pcaps = append(*pcaps, pcapSpec{Name: m.Name, Path: m.File, AvailabilityZone: m.AvailabilityZone,
 				VpcEndpointID: m.VpcEndpointID, AssociationArn: m.AssociationArn})
 		default:
 			return fmt.Errorf("item %d: want a file name or a mapping", i)

@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -86,29 +85,20 @@ func sourceName(path string) string {
 	return name
 }
 
-// openFiles opens capture files as engine sources; NAME=FILE names one.
-func openFiles(e *engine.Engine, specs []string, az, vpce string) ([]engine.SourceInfo, error) {
-	var infos []engine.SourceInfo
-	for _, spec := range specs {
-		name, path := "", spec
-		if i := strings.IndexByte(spec, '='); i > 0 {
-			if _, err := os.Stat(spec); err != nil {
-				name, path = spec[:i], spec[i+1:]
-			}
-		}
-		if name == "" {
-			name = sourceName(path)
-		}
-		f, err := capture.OpenFile(path)
-		if err != nil {
-			return nil, err
-		}
-		info := engine.SourceInfo{Name: name, Path: path, AvailabilityZone: az, VpcEndpointID: vpce}
-		if _, err := e.AddSource(f, info); err != nil {
-			f.Close()
-			return nil, err
-		}
-		infos = append(infos, info)
+// openFile opens a capture file as an engine source; info's Name defaults to
+// the file's base name and its Path is the spec's.
+func openFile(e *engine.Engine, spec pcapSpec, info engine.SourceInfo) (engine.SourceInfo, error) {
+	info.Name, info.Path = spec.Name, spec.Path
+	if info.Name == "" {
+		info.Name = sourceName(spec.Path)
 	}
-	return infos, nil
+	f, err := capture.OpenFile(spec.Path)
+	if err != nil {
+		return info, err
+	}
+	if _, err := e.AddSource(f, info); err != nil {
+		f.Close()
+		return info, err
+	}
+	return info, nil
 }

@@ -81,9 +81,13 @@ func runReplay(args []string) error {
 	if err != nil {
 		return err
 	}
-	infos, err := openFiles(e, fs.Args(), "", "")
-	if err != nil {
-		return err
+	var infos []engine.SourceInfo
+	for _, arg := range fs.Args() {
+		info, err := openFile(e, parsePcapArg(arg), engine.SourceInfo{})
+		if err != nil {
+			return err
+		}
+		infos = append(infos, info)
 	}
 	var collect *collector
 	if format != output.FormatNone {

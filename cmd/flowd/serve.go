@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -9,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -161,33 +161,20 @@ func serve(o serveOpts) error {
 	if err != nil {
 		return err
 	}
-	// Sources, and the firewall endpoints they belong to.
-	endpoints := []engine.Endpoint{{AvailabilityZone: o.az, VpcEndpointID: o.vpce}}
+	// Sources, each in the endpoint the config places it in or the default
+	// one; NewOps makes the firewall's endpoints of them.
 	var infos []engine.SourceInfo
 	for _, p := range o.pcaps {
-		az, vpce := o.az, o.vpce
-		if p.AvailabilityZone != "" {
-			az = p.AvailabilityZone
-		}
-		if p.VpcEndpointID != "" {
-			vpce = p.VpcEndpointID
-		}
-		in, err := openFiles(e, []string{p.Spec}, az, vpce)
+		info := engine.SourceInfo{AvailabilityZone: cmp.Or(p.AvailabilityZone, o.az),
+			VpcEndpointID: cmp.Or(p.VpcEndpointID, o.vpce), AssociationArn: p.AssociationArn}
+		info, err := openFile(e, p, info)
 		if err != nil {
 			return err
 		}
-		infos = append(infos, in...)
-		ep := engine.Endpoint{AvailabilityZone: az, VpcEndpointID: vpce, AssociationArn: p.AssociationArn}
-		if i := slices.IndexFunc(endpoints, func(x engine.Endpoint) bool {
-			return x.AvailabilityZone == az && x.VpcEndpointID == vpce
-		}); i >= 0 {
-			if ep.AssociationArn != "" {
-				endpoints[i].AssociationArn = ep.AssociationArn
-			}
-		} else {
-			endpoints = append(endpoints, ep)
-		}
+		infos = append(infos, info)
 	}
+	// The default endpoint exists even with no source behind it.
+	endpoints := []engine.Endpoint{{AvailabilityZone: o.az, VpcEndpointID: o.vpce}}
 	if o.eve != "" {
 		sink, err := newEVESink(o.eve, infos)
 		if err != nil {

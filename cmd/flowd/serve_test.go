@@ -246,7 +246,26 @@ func TestServeFlags(t *testing.T) {
 	if err := loadConfig(fs, mapped, &o.pcaps); err != nil {
 		t.Fatal(err)
 	}
-	if len(o.pcaps) != 2 || o.pcaps[1].Spec != "b=b.pcap" || o.pcaps[1].AvailabilityZone != "us-east-1b" || o.pcaps[1].AssociationArn != "arn:aws:x" {
+	if len(o.pcaps) != 2 || o.pcaps[1].Name != "b" || o.pcaps[1].Path != "b.pcap" || o.pcaps[0].Path != "a.pcap" || o.pcaps[1].AvailabilityZone != "us-east-1b" || o.pcaps[1].AssociationArn != "arn:aws:x" {
 		t.Fatalf("pcaps %+v", o.pcaps)
+	}
+}
+
+func TestParsePcapArg(t *testing.T) {
+	dir := t.TempDir()
+	odd := filepath.Join(dir, "a=b.pcap")
+	os.WriteFile(odd, nil, 0o644)
+	for _, c := range []struct {
+		arg        string
+		name, path string
+	}{
+		{"x.pcap", "", "x.pcap"},
+		{"edge=/tmp/x.pcap", "edge", "/tmp/x.pcap"},
+		{odd, "", odd}, // an existing file whose name holds an =
+		{"=x.pcap", "", "=x.pcap"},
+	} {
+		if got := parsePcapArg(c.arg); got.Name != c.name || got.Path != c.path {
+			t.Errorf("parsePcapArg(%q) = %+v, want name %q path %q", c.arg, got, c.name, c.path)
+		}
 	}
 }
