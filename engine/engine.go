@@ -5,8 +5,9 @@
 // batches, answer scans sent to them as messages, and hand ended flows to the
 // sinks.
 //
-// Concurrency: one goroutine per source, one per worker, one for the sinks.
-// A shard is touched only by its worker (or, with one worker and one source,
+// Concurrency: one goroutine per source, one per worker, one for the sinks,
+// and with several workers a pool of decoders per source (pipeline.go). A
+// shard is touched only by its worker (or, with one worker and one source,
 // by the source goroutine until the source ends: see inline mode in
 // worker.go). Counters are per source and per worker, published once per
 // batch, and summed when read.

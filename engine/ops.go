@@ -379,12 +379,6 @@ func NewOps(e *Engine, cfg OpsConfig) (*Ops, error) {
 	return o, nil
 }
 
-// Endpoints returns the firewall's endpoints.
-func (o *Ops) Endpoints() []Endpoint { return slices.Clone(o.endpoints) }
-
-// Config returns the configuration with defaults filled in.
-func (o *Ops) Config() OpsConfig { return o.cfg }
-
 // Status returns the engine's counters (for the API's /status and
 // /metrics, so that one value serves everything the API needs).
 func (o *Ops) Status() Status { return o.e.Status() }

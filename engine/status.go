@@ -59,17 +59,8 @@ func (e *Engine) Status() Status {
 	for _, w := range e.workers {
 		ws := w.stats()
 		st.Packets += ws.packets
-		t := &st.Table
-		t.Active += ws.table.Active
-		t.Created += ws.table.Created
-		for r := range t.Ended {
-			t.Ended[r] += ws.table.Ended[r]
-		}
-		t.ICMPErrorNoFlow += ws.table.ICMPErrorNoFlow
-		t.EmergencyEntered += ws.table.EmergencyEntered
-		t.EmergencyExited += ws.table.EmergencyExited
+		st.Table.Add(&ws.table)
 		if ws.table.Emergency {
-			t.Emergency = true
 			st.EmergencyShards++
 		}
 	}

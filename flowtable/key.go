@@ -95,7 +95,7 @@ func (k *Key) bytes() []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(k)), KeySize)
 }
 
-// Addr returns one of the key's addresses as a netip.Addr (side 0 = A,
+// addr returns one of the key's addresses as a netip.Addr (side 0 = A,
 // 1 = B). For output, not for the hot path.
 func (k *Key) addr(side int) netip.Addr {
 	a := &k.A

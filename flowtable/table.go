@@ -11,7 +11,7 @@
 //
 // Concurrency: a Shard is written and read by exactly one goroutine, its
 // worker; nothing in it is locked or atomic. Packets reach the right shard by
-// Table.ShardFor(hash), and both directions of a flow hash alike. Anything
+// Table.ShardOf, and both directions of a flow hash alike. Anything
 // else that wants to look at a shard (scans, flushes, statistics) asks its
 // worker to do it between batches.
 //
@@ -99,6 +99,20 @@ type Stats struct {
 	EmergencyEntered uint64                // times the shard filled up and entered emergency mode
 	EmergencyExited  uint64                // times it recovered
 	Emergency        bool                  // in emergency mode now
+}
+
+// Add adds o's counts to s, for totals over shards; Emergency is set when
+// either is.
+func (s *Stats) Add(o *Stats) {
+	s.Active += o.Active
+	s.Created += o.Created
+	for r := range s.Ended {
+		s.Ended[r] += o.Ended[r]
+	}
+	s.ICMPErrorNoFlow += o.ICMPErrorNoFlow
+	s.EmergencyEntered += o.EmergencyEntered
+	s.EmergencyExited += o.EmergencyExited
+	s.Emergency = s.Emergency || o.Emergency
 }
 
 // slot is one index entry: the slab position + 1 (0 = empty) and the low 32
