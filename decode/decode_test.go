@@ -171,7 +171,7 @@ func checkInvariants(t testing.TB, p *Packet, b []byte) {
 	if !p.IsICMPError && p.Inner != (Tuple{}) {
 		t.Fatalf("Inner set without IsICMPError: %s", dump(p))
 	}
-	if !hasPorts(p.Proto) && (p.SrcPort != 0 || p.DstPort != 0) {
+	if !HasPorts(p.Proto) && (p.SrcPort != 0 || p.DstPort != 0) {
 		t.Fatalf("ports for protocol %d", p.Proto)
 	}
 	if p.Family == 4 {

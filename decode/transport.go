@@ -27,9 +27,9 @@ const (
 	icmpQuoteOffset   = 8 // the quoted packet follows the 8-byte ICMP header
 )
 
-// hasPorts reports whether proto's header starts with 16-bit source and
+// HasPorts reports whether proto's header starts with 16-bit source and
 // destination ports that name a flow.
-func hasPorts(proto uint8) bool {
+func HasPorts(proto uint8) bool {
 	return proto == ProtoTCP || proto == ProtoUDP || proto == ProtoSCTP
 }
 
@@ -76,7 +76,7 @@ func (p *Packet) decodeTransport(t []byte, dlen int) {
 func (p *Packet) short(t []byte, dlen, need int) {
 	// A first fragment that ends inside its transport header (RFC 1858's
 	// tiny fragments) still names its flow when it holds the ports.
-	if p.IsFragment && dlen < need && len(t) >= portsLen && hasPorts(p.Proto) {
+	if p.IsFragment && dlen < need && len(t) >= portsLen && HasPorts(p.Proto) {
 		h := t[:portsLen:portsLen]
 		p.SrcPort = uint16(h[0])<<8 | uint16(h[1])
 		p.DstPort = uint16(h[2])<<8 | uint16(h[3])
@@ -172,7 +172,7 @@ func (t *Tuple) quotedIPv6(q []byte) bool {
 }
 
 func (t *Tuple) quotedPorts(q []byte) bool {
-	if !hasPorts(t.Proto) {
+	if !HasPorts(t.Proto) {
 		return true
 	}
 	if len(q) < portsLen {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/flowd/flowd/decode"
 	"github.com/flowd/flowd/filter"
 	"github.com/flowd/flowd/flowtable"
 )
@@ -277,7 +278,7 @@ func makeResult(f *flowtable.Flow, now int64) FlowResult {
 	src, sp := f.SrcRaw()
 	dst, dp := f.DstRaw()
 	r.Src, r.Dst = *src, *dst
-	if hasPorts(f.Key.Proto) {
+	if decode.HasPorts(f.Key.Proto) {
 		r.SrcPort, r.DstPort = sp, dp
 	}
 	r.Age = clamp32(ageSeconds(f, now))
@@ -295,8 +296,6 @@ func ageSeconds(f *flowtable.Flow, now int64) int64 {
 }
 
 func clamp32(v int64) int32 { return int32(min(max(v, 0), math.MaxInt32)) }
-
-func hasPorts(proto uint8) bool { return proto == 6 || proto == 17 || proto == 132 }
 
 // Ops runs and remembers the flow operations of one engine (one firewall).
 type Ops struct {

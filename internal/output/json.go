@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/flowd/flowd/decode"
 	"github.com/flowd/flowd/flowtable"
 )
 
@@ -167,14 +168,14 @@ func (e *eveWriter) Write(f *flowtable.Flow) error {
 	b = append(b, `,"src_ip":"`...)
 	b = src.AppendTo(b)
 	b = append(b, '"')
-	if hasPorts(f.Key.Proto) {
+	if decode.HasPorts(f.Key.Proto) {
 		b = append(b, `,"src_port":`...)
 		b = strconv.AppendUint(b, uint64(sp), 10)
 	}
 	b = append(b, `,"dest_ip":"`...)
 	b = dst.AppendTo(b)
 	b = append(b, '"')
-	if hasPorts(f.Key.Proto) {
+	if decode.HasPorts(f.Key.Proto) {
 		b = append(b, `,"dest_port":`...)
 		b = strconv.AppendUint(b, uint64(dp), 10)
 	}

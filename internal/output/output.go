@@ -175,9 +175,6 @@ func floorSec(ns int64) int64 {
 	return s
 }
 
-// hasPorts reports whether a protocol carries ports (TCP, UDP, SCTP).
-func hasPorts(proto uint8) bool { return proto == 6 || proto == 17 || proto == 132 }
-
 // ProtoName returns the name Suricata uses for an IP protocol, or its number.
 func ProtoName(p uint8) string {
 	switch p {

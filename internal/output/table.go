@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/flowd/flowd/decode"
 	"github.com/flowd/flowd/flowtable"
 )
 
@@ -32,9 +33,9 @@ func (t *tableWriter) Write(f *flowtable.Flow) error {
 		b = strconv.AppendUint(b, uint64(f.ICMPCode), 10)
 	}
 	b = append(b, '\t')
-	b = appendEndpoint(b, src, sp, hasPorts(f.Key.Proto))
+	b = appendEndpoint(b, src, sp, decode.HasPorts(f.Key.Proto))
 	b = append(b, '\t')
-	b = appendEndpoint(b, dst, dp, hasPorts(f.Key.Proto))
+	b = appendEndpoint(b, dst, dp, decode.HasPorts(f.Key.Proto))
 	b = append(b, '\t')
 	if f.Key.VLAN[0] == 0 {
 		b = append(b, '-')
