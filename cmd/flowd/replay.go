@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -162,13 +163,7 @@ func (c *collector) Close() error { return nil }
 func writeFlows(format output.Format, path string, infos []engine.SourceInfo, ended, active []flowtable.Flow) error {
 	all := append(ended, active...)
 	slices.SortFunc(all, func(a, b flowtable.Flow) int {
-		if a.First != b.First {
-			if a.First < b.First {
-				return -1
-			}
-			return 1
-		}
-		return bytes.Compare(keyBytes(&a.Key), keyBytes(&b.Key))
+		return cmp.Or(cmp.Compare(a.First, b.First), compareKeys(&a.Key, &b.Key))
 	})
 	var w io.Writer = os.Stdout
 	if path != "" {
@@ -196,14 +191,13 @@ func writeFlows(format output.Format, path string, infos []engine.SourceInfo, en
 	return out.Flush()
 }
 
-// keyBytes orders keys for output; speed does not matter here.
-func keyBytes(k *flowtable.Key) []byte {
-	b := make([]byte, 0, 48)
-	b = append(b, k.Proto, k.Family)
-	b = append(b, k.A[:]...)
-	b = append(b, k.B[:]...)
-	return append(b, byte(k.APort>>8), byte(k.APort), byte(k.BPort>>8), byte(k.BPort),
-		byte(k.VLAN[0]>>8), byte(k.VLAN[0]), byte(k.VLAN[1]>>8), byte(k.VLAN[1]))
+// compareKeys orders keys for output: a total order, so that flows that
+// started at the same time print in the same order every run.
+func compareKeys(a, b *flowtable.Key) int {
+	return cmp.Or(cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.Family, b.Family),
+		bytes.Compare(a.A[:], b.A[:]), bytes.Compare(a.B[:], b.B[:]),
+		cmp.Compare(a.APort, b.APort), cmp.Compare(a.BPort, b.BPort),
+		cmp.Compare(a.VLAN[0], b.VLAN[0]), cmp.Compare(a.VLAN[1], b.VLAN[1]))
 }
 
 func printSummary(w io.Writer, st engine.Status, elapsed time.Duration) {
