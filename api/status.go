@@ -8,7 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/flowd/flowd/decode"
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/flowtable"
 )
@@ -92,14 +91,11 @@ func StatusOf(st engine.Status) StatusJSON {
 			Offset: s.Offset, Size: s.Size,
 			DecodeErrors: map[string]uint64{},
 		}
-		for r, n := range s.DecodeErrors {
-			if decode.Reason(r) != decode.ReasonOK && n > 0 {
-				j.DecodeErrors[decode.Reason(r).String()] = n
+		s.UnusableReasons(func(reason string, n uint64) {
+			if n > 0 {
+				j.DecodeErrors[reason] = n
 			}
-		}
-		if s.FragmentsWithoutFirst > 0 {
-			j.DecodeErrors["fragment_without_first"] = s.FragmentsWithoutFirst
-		}
+		})
 		out.Done = out.Done && s.EOF
 		out.Sources = append(out.Sources, j)
 	}
@@ -160,10 +156,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descSrcPackets, s.Frames, l...)
 		counter(descSrcBytes, s.Bytes, l...)
 		counter(descSrcDrops, s.Drops, l...)
-		for r := decode.Reason(1); r < decode.NumReasons; r++ {
-			counter(descSrcErrors, s.DecodeErrors[r], l[0], l[1], r.String())
-		}
-		counter(descSrcErrors, s.FragmentsWithoutFirst, l[0], l[1], "fragment_without_first")
+		s.UnusableReasons(func(reason string, n uint64) {
+			counter(descSrcErrors, n, l[0], l[1], reason)
+		})
 		eof := 0.0
 		if s.EOF {
 			eof = 1

@@ -22,15 +22,24 @@ type SourceStatus struct {
 	Err                   string
 }
 
-// Unusable sums the frames this source could not count toward any flow.
-func (s *SourceStatus) Unusable() uint64 {
-	n := s.FragmentsWithoutFirst
-	for r, c := range s.DecodeErrors {
-		if decode.Reason(r) != decode.ReasonOK {
-			n += c
-		}
+// ReasonFragmentWithoutFirst names SourceStatus.FragmentsWithoutFirst
+// among the reasons a frame is unusable.
+const ReasonFragmentWithoutFirst = "fragment_without_first"
+
+// UnusableReasons calls fn for every reason a frame can be unusable for
+// (each decode.Reason but ok, then ReasonFragmentWithoutFirst), with this
+// source's count, zero or not.
+func (s *SourceStatus) UnusableReasons(fn func(reason string, n uint64)) {
+	for r := decode.Reason(1); r < decode.NumReasons; r++ {
+		fn(r.String(), s.DecodeErrors[r])
 	}
-	return n
+	fn(ReasonFragmentWithoutFirst, s.FragmentsWithoutFirst)
+}
+
+// Unusable sums the frames this source could not count toward any flow.
+func (s *SourceStatus) Unusable() (total uint64) {
+	s.UnusableReasons(func(_ string, n uint64) { total += n })
+	return total
 }
 
 // Status is a snapshot of the engine's counters, summed over workers.

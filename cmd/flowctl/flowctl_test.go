@@ -197,3 +197,11 @@ func TestFlowctlAgainstFlowd(t *testing.T) {
 		t.Fatalf("no server: %d %s", code, errs)
 	}
 }
+
+// flowctl keeps its own copy of flowd's default ARN (importing api would
+// bring the server's dependencies into the client); it must not drift.
+func TestDefaultFirewallArn(t *testing.T) {
+	if defaultFirewallArn != api.DefaultFirewallArn {
+		t.Fatalf("flowctl's default ARN %q differs from flowd's %q", defaultFirewallArn, api.DefaultFirewallArn)
+	}
+}

@@ -166,7 +166,7 @@ func runGen(args []string) error {
 	var w io.Writer
 	var file *os.File
 	if name == "-" {
-		if fi, err := os.Stdout.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		if isTerminal(os.Stdout) {
 			return errors.New("refusing to write a capture to a terminal; use -o FILE or a pipe")
 		}
 		w = os.Stdout

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flowd/flowd/decode"
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/flowtable"
 	"github.com/flowd/flowd/internal/output"
@@ -202,17 +201,19 @@ func compareKeys(a, b *flowtable.Key) int {
 
 func printSummary(w io.Writer, st engine.Status, elapsed time.Duration) {
 	var frames, bytes, unusable uint64
-	var errs [decode.NumReasons]uint64
-	var orphans uint64
+	var reasons []string
+	byReason := map[string]uint64{}
 	for i := range st.Sources {
 		s := &st.Sources[i]
 		frames += s.Frames
 		bytes += s.Bytes
-		unusable += s.Unusable()
-		for r, n := range s.DecodeErrors {
-			errs[r] += n
-		}
-		orphans += s.FragmentsWithoutFirst
+		s.UnusableReasons(func(reason string, n uint64) {
+			if _, seen := byReason[reason]; !seen {
+				reasons = append(reasons, reason)
+			}
+			byReason[reason] += n
+			unusable += n
+		})
 	}
 	secs := elapsed.Seconds()
 	fmt.Fprintf(w, "packets: %d (%s), %d counted into flows, %d not usable\n",
@@ -224,20 +225,17 @@ func printSummary(w io.Writer, st engine.Status, elapsed time.Duration) {
 		}
 	}
 	fmt.Fprintln(w)
-	var reasons []string
-	for r := decode.Reason(1); r < decode.NumReasons; r++ {
-		if errs[r] > 0 {
-			reasons = append(reasons, fmt.Sprintf("%s %d", r, errs[r]))
+	var parts []string
+	for _, r := range reasons {
+		if n := byReason[r]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", r, n))
 		}
 	}
-	if orphans > 0 {
-		reasons = append(reasons, fmt.Sprintf("fragment_without_first %d", orphans))
-	}
 	if n := st.Table.ICMPErrorNoFlow; n > 0 {
-		reasons = append(reasons, fmt.Sprintf("icmp_error_without_flow %d", n))
+		parts = append(parts, fmt.Sprintf("icmp_error_without_flow %d", n))
 	}
-	if len(reasons) > 0 {
-		fmt.Fprintf(w, "unusable: %s\n", strings.Join(reasons, ", "))
+	if len(parts) > 0 {
+		fmt.Fprintf(w, "unusable: %s\n", strings.Join(parts, ", "))
 	}
 	if st.Table.EmergencyEntered > 0 {
 		fmt.Fprintf(w, "table full: emergency mode entered %d times, %d flows evicted\n",
