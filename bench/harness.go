@@ -464,31 +464,50 @@ func (h *harness) walk(dec bool) (Sample, uint64, error) {
 	return s, n, nil
 }
 
-// countFlows replays the capture through a default-sized engine and
-// returns the flows it created, at least 1: a table that size never fills.
-func (h *harness) countFlows(ctx context.Context) (int, error) {
-	src, err := capture.NewReader(bytes.NewReader(h.cfg.Pcap), h.cfg.Name)
+// newEngine builds an engine reading the capture data from memory, ready
+// to Start; the caller stops it.
+func newEngine(data []byte, name string, cfg engine.Config) (*engine.Engine, error) {
+	src, err := capture.NewReader(bytes.NewReader(data), name)
 	if err != nil {
-		return 0, fmt.Errorf("bench: %w", err)
+		return nil, fmt.Errorf("bench: %w", err)
 	}
-	e, err := engine.New(engine.Config{BatchSize: h.cfg.BatchSize})
+	e, err := engine.New(cfg)
 	if err != nil {
-		return 0, fmt.Errorf("bench: %w", err)
+		return nil, fmt.Errorf("bench: %w", err)
 	}
-	defer e.Stop(flowtable.ReasonActive)
-	if _, err := e.AddSource(src, engine.SourceInfo{Name: h.cfg.Name}); err != nil {
-		return 0, fmt.Errorf("bench: %w", err)
+	if _, err := e.AddSource(src, engine.SourceInfo{Name: name}); err != nil {
+		e.Stop(flowtable.ReasonActive)
+		return nil, fmt.Errorf("bench: %w", err)
 	}
+	return e, nil
+}
+
+// runToEnd starts e and waits until every packet has reached its shard.
+func runToEnd(ctx context.Context, e *engine.Engine) error {
 	if err := e.Start(ctx); err != nil {
-		return 0, fmt.Errorf("bench: %w", err)
+		return fmt.Errorf("bench: %w", err)
 	}
 	select {
 	case <-e.SourcesDone():
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return ctx.Err()
 	}
 	if err := e.Err(); err != nil {
-		return 0, fmt.Errorf("bench: replay: %w", err)
+		return fmt.Errorf("bench: replay: %w", err)
+	}
+	return nil
+}
+
+// countFlows replays the capture through a default-sized engine and
+// returns the flows it created, at least 1: a table that size never fills.
+func (h *harness) countFlows(ctx context.Context) (int, error) {
+	e, err := newEngine(h.cfg.Pcap, h.cfg.Name, engine.Config{BatchSize: h.cfg.BatchSize})
+	if err != nil {
+		return 0, err
+	}
+	defer e.Stop(flowtable.ReasonActive)
+	if err := runToEnd(ctx, e); err != nil {
+		return 0, err
 	}
 	st := e.Status()
 	if st.Table.EmergencyEntered > 0 {
@@ -522,39 +541,24 @@ func (h *harness) tableSize(w int) int {
 // slab is allocated up front) is not timed. The first worker count's runs
 // also measure the table's heap, the filter scan and the flow capture.
 func (h *harness) engine(ctx context.Context, w, run int, rep *Report) (engineResult, error) {
-	src, err := capture.NewReader(bytes.NewReader(h.cfg.Pcap), h.cfg.Name)
-	if err != nil {
-		return engineResult{}, fmt.Errorf("bench: %w", err)
-	}
 	first := w == h.cfg.Workers[0]
 	heap0 := heapInUse()
-	e, err := engine.New(engine.Config{
+	e, err := newEngine(h.cfg.Pcap, h.cfg.Name, engine.Config{
 		Workers:   w,
 		BatchSize: h.cfg.BatchSize,
 		Table:     flowtable.Config{MaxFlows: h.tableSize(w)},
 	})
 	if err != nil {
-		return engineResult{}, fmt.Errorf("bench: %w", err)
+		return engineResult{}, err
 	}
 	defer e.Stop(flowtable.ReasonActive)
-	if _, err := e.AddSource(src, engine.SourceInfo{Name: h.cfg.Name}); err != nil {
-		return engineResult{}, fmt.Errorf("bench: %w", err)
-	}
 	runtime.GC()
 	var m meter
 	m.start()
-	if err := e.Start(ctx); err != nil {
-		return engineResult{}, fmt.Errorf("bench: %w", err)
-	}
-	select {
-	case <-e.SourcesDone():
-	case <-ctx.Done():
-		return engineResult{}, ctx.Err()
+	if err := runToEnd(ctx, e); err != nil {
+		return engineResult{}, err
 	}
 	s := m.stop()
-	if err := e.Err(); err != nil {
-		return engineResult{}, fmt.Errorf("bench: replay: %w", err)
-	}
 	st := e.Status()
 	res := engineResult{sample: s, flows: st.Table.Created}
 	for i := range st.Sources {

@@ -1,14 +1,12 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"runtime"
 	"time"
 
 	"github.com/flowd/flowd/bench/gen"
-	"github.com/flowd/flowd/capture"
 	"github.com/flowd/flowd/decode"
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/filter"
@@ -199,29 +197,17 @@ func (h *harness) churn(ctx context.Context) (*Churn, error) {
 	var walls, cpus, allocs, created, expired []float64
 	for run := range h.cfg.Runs {
 		h.cfg.progress("churn: run %d/%d", run+1, h.cfg.Runs)
-		src, err := capture.NewReader(bytes.NewReader(data), "churn")
-		if err != nil {
-			return nil, fmt.Errorf("bench: churn: %w", err)
-		}
-		e, err := engine.New(engine.Config{Workers: 1, BatchSize: h.cfg.BatchSize,
+		e, err := newEngine(data, "churn", engine.Config{Workers: 1, BatchSize: h.cfg.BatchSize,
 			Table: flowtable.Config{MaxFlows: c.Table, Timeouts: to, EmergencyTimeouts: to}})
 		if err != nil {
-			return nil, fmt.Errorf("bench: churn: %w", err)
-		}
-		if _, err := e.AddSource(src, engine.SourceInfo{Name: "churn"}); err != nil {
-			return nil, fmt.Errorf("bench: churn: %w", err)
+			return nil, fmt.Errorf("churn: %w", err)
 		}
 		runtime.GC()
 		var m meter
 		m.start()
-		if err := e.Start(ctx); err != nil {
-			return nil, fmt.Errorf("bench: churn: %w", err)
-		}
-		select {
-		case <-e.SourcesDone():
-		case <-ctx.Done():
+		if err := runToEnd(ctx, e); err != nil {
 			e.Stop(flowtable.ReasonActive)
-			return nil, ctx.Err()
+			return nil, fmt.Errorf("churn: %w", err)
 		}
 		s := m.stop()
 		st := e.Status()
