@@ -85,16 +85,13 @@ func runCapture(ctx context.Context, g *globals, args []string, stdout, stderr i
 	if err != nil {
 		return err
 	}
-	start, err := client.StartFlowCapture(ctx, &nfw.StartFlowCaptureInput{
-		FirewallArn: aws.String(firewall), FlowFilters: ff, MinimumFlowAgeInSeconds: minAge.int32(),
-		AvailabilityZone: optStr(az), VpcEndpointId: optStr(vpce), VpcEndpointAssociationArn: optStr(assoc),
-	})
+	started, err := start(ctx, client, false, startRequest{firewall, ff, minAge.int32(), az, vpce, assoc})
 	if err != nil {
 		return callError("StartFlowCapture", err)
 	}
-	id := aws.ToString(start.FlowOperationId)
+	id := aws.ToString(started.id)
 	if !wait {
-		return write(stdout, g.output, "StartFlowCapture", startResult{start.FirewallArn, start.FlowOperationId, start.FlowOperationStatus}.record())
+		return write(stdout, g.output, "StartFlowCapture", started.record())
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, timeout)

@@ -209,27 +209,61 @@ func startOp(flush bool) func(context.Context, *cmd) error {
 		if err != nil {
 			return usageError(err.Error())
 		}
-		var out startResult
-		if flush {
-			o, err := c.client.StartFlowFlush(ctx, &nfw.StartFlowFlushInput{
-				FirewallArn: aws.String(c.firewall), FlowFilters: filters, MinimumFlowAgeInSeconds: c.minAge.int32(),
-				AvailabilityZone: optStr(c.az), VpcEndpointId: optStr(c.vpce), VpcEndpointAssociationArn: optStr(c.assoc),
-			})
-			if err != nil {
-				return callError(c.api, err)
-			}
-			out = startResult{o.FirewallArn, o.FlowOperationId, o.FlowOperationStatus}
-		} else {
-			o, err := c.client.StartFlowCapture(ctx, &nfw.StartFlowCaptureInput{
-				FirewallArn: aws.String(c.firewall), FlowFilters: filters, MinimumFlowAgeInSeconds: c.minAge.int32(),
-				AvailabilityZone: optStr(c.az), VpcEndpointId: optStr(c.vpce), VpcEndpointAssociationArn: optStr(c.assoc),
-			})
-			if err != nil {
-				return callError(c.api, err)
-			}
-			out = startResult{o.FirewallArn, o.FlowOperationId, o.FlowOperationStatus}
+		out, err := start(ctx, c.client, flush, startRequest{c.firewall, filters, c.minAge.int32(), c.az, c.vpce, c.assoc})
+		if err != nil {
+			return callError(c.api, err)
 		}
 		return c.print(out.record())
+	}
+}
+
+// startRequest is what StartFlowCapture and StartFlowFlush take.
+type startRequest struct {
+	firewall        string
+	filters         []types.FlowFilter
+	minAge          *int32
+	az, vpce, assoc string
+}
+
+// start calls StartFlowFlush or StartFlowCapture.
+func start(ctx context.Context, client *nfw.Client, flush bool, q startRequest) (startResult, error) {
+	if flush {
+		o, err := client.StartFlowFlush(ctx, &nfw.StartFlowFlushInput{
+			FirewallArn: aws.String(q.firewall), FlowFilters: q.filters, MinimumFlowAgeInSeconds: q.minAge,
+			AvailabilityZone: optStr(q.az), VpcEndpointId: optStr(q.vpce), VpcEndpointAssociationArn: optStr(q.assoc),
+		})
+		if err != nil {
+			return startResult{}, err
+		}
+		return startResult{o.FirewallArn, o.FlowOperationId, o.FlowOperationStatus}, nil
+	}
+	o, err := client.StartFlowCapture(ctx, &nfw.StartFlowCaptureInput{
+		FirewallArn: aws.String(q.firewall), FlowFilters: q.filters, MinimumFlowAgeInSeconds: q.minAge,
+		AvailabilityZone: optStr(q.az), VpcEndpointId: optStr(q.vpce), VpcEndpointAssociationArn: optStr(q.assoc),
+	})
+	if err != nil {
+		return startResult{}, err
+	}
+	return startResult{o.FirewallArn, o.FlowOperationId, o.FlowOperationStatus}, nil
+}
+
+// pages fetches page after page: until the last, until budget items (when
+// budget > 0), or one page only. fetch gets each page's token and size and
+// returns how many items the page held and the next token, which pages
+// returns for the caller to print.
+func pages(page *int32, token *string, budget int, onePage bool, fetch func(token *string, size *int32) (int, *string, error)) (*string, error) {
+	for {
+		n, next, err := fetch(token, pageLimit(page, budget))
+		if err != nil {
+			return nil, err
+		}
+		token = next
+		if budget > 0 {
+			budget -= n
+		}
+		if token == nil || *token == "" || onePage || budget == 0 {
+			return token, nil
+		}
 	}
 }
 
@@ -369,11 +403,11 @@ func listOpsOp(ctx context.Context, c *cmd) error {
 		AvailabilityZone: optStr(c.az), VpcEndpointId: optStr(c.vpce), VpcEndpointAssociationArn: optStr(c.assoc),
 	}
 	var items []record
-	for {
-		in.NextToken, in.MaxResults = token, pageLimit(page, budget)
+	token, err = pages(page, token, budget, c.noPaginate, func(token *string, size *int32) (int, *string, error) {
+		in.NextToken, in.MaxResults = token, size
 		o, err := c.client.ListFlowOperations(ctx, in)
 		if err != nil {
-			return callError(c.api, err)
+			return 0, nil, err
 		}
 		for _, m := range o.FlowOperations {
 			var r record
@@ -383,13 +417,10 @@ func listOpsOp(ctx context.Context, c *cmd) error {
 			r.add("FlowOperationStatus", string(m.FlowOperationStatus))
 			items = append(items, r)
 		}
-		token = o.NextToken
-		if budget > 0 {
-			budget -= len(o.FlowOperations)
-		}
-		if token == nil || *token == "" || c.noPaginate || budget == 0 {
-			break
-		}
+		return len(o.FlowOperations), o.NextToken, nil
+	})
+	if err != nil {
+		return callError(c.api, err)
 	}
 	var r record
 	r.add("FlowOperations", nonNil(items))
@@ -430,11 +461,11 @@ func listResultsOp(ctx context.Context, c *cmd) error {
 func listResults(ctx context.Context, client *nfw.Client, in *nfw.ListFlowOperationResultsInput, page *int32, token *string, budget int, onePage bool) (record, int, error) {
 	var head *nfw.ListFlowOperationResultsOutput
 	var flows []record
-	for {
-		in.NextToken, in.MaxResults = token, pageLimit(page, budget)
+	token, err := pages(page, token, budget, onePage, func(token *string, size *int32) (int, *string, error) {
+		in.NextToken, in.MaxResults = token, size
 		o, err := client.ListFlowOperationResults(ctx, in)
 		if err != nil {
-			return nil, 0, err
+			return 0, nil, err
 		}
 		if head == nil {
 			head = o
@@ -442,13 +473,10 @@ func listResults(ctx context.Context, client *nfw.Client, in *nfw.ListFlowOperat
 		for _, f := range o.Flows {
 			flows = append(flows, flowRecord(f))
 		}
-		token = o.NextToken
-		if budget > 0 {
-			budget -= len(o.Flows)
-		}
-		if token == nil || *token == "" || onePage || budget == 0 {
-			break
-		}
+		return len(o.Flows), o.NextToken, nil
+	})
+	if err != nil {
+		return nil, 0, err
 	}
 	var r record
 	r.add("FirewallArn", head.FirewallArn)
