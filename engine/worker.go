@@ -115,13 +115,18 @@ func (w *worker) stats() workerStats {
 // serve runs a control request. Batches already queued are counted first, so
 // a request sent after a source ended sees every packet that source read.
 func (w *worker) serve(r ctlReq) {
-	for n := len(w.in); n > 0; n-- {
-		w.take(<-w.in)
-	}
+	w.drain()
 	r.fn(w.id, w.shard)
 	w.flushEnded()
 	w.publish()
 	close(r.done)
+}
+
+// drain counts the batches already queued.
+func (w *worker) drain() {
+	for n := len(w.in); n > 0; n-- {
+		w.take(<-w.in)
+	}
 }
 
 func (w *worker) take(b *batch) {
@@ -181,9 +186,7 @@ func (w *worker) run(inline bool) {
 			w.flushEnded()
 			w.publish()
 		case <-w.quit:
-			for n := len(w.in); n > 0; n-- {
-				w.take(<-w.in)
-			}
+			w.drain()
 			w.flushEnded()
 			w.publish()
 			return

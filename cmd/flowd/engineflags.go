@@ -85,6 +85,16 @@ func sourceName(path string) string {
 	return name
 }
 
+// sourceNames names flows' sources for the output writers.
+func sourceNames(infos []engine.SourceInfo) func(id uint16) string {
+	return func(id uint16) string {
+		if int(id) < len(infos) {
+			return infos[id].Name
+		}
+		return fmt.Sprint(id)
+	}
+}
+
 // openFile opens a capture file as an engine source; info's Name defaults to
 // the file's base name and its Path is the spec's.
 func openFile(e *engine.Engine, spec pcapSpec, info engine.SourceInfo) (engine.SourceInfo, error) {

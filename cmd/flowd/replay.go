@@ -173,12 +173,7 @@ func writeFlows(format output.Format, path string, infos []engine.SourceInfo, en
 		defer f.Close()
 		w = f
 	}
-	out, err := output.New(format, w, output.Options{SourceName: func(id uint16) string {
-		if int(id) < len(infos) {
-			return infos[id].Name
-		}
-		return fmt.Sprint(id)
-	}})
+	out, err := output.New(format, w, output.Options{SourceName: sourceNames(infos)})
 	if err != nil {
 		return err
 	}

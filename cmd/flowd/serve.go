@@ -250,12 +250,7 @@ func newEVESink(path string, infos []engine.SourceInfo) (*eveSink, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := output.New(output.FormatEVE, f, output.Options{SourceName: func(id uint16) string {
-		if int(id) < len(infos) {
-			return infos[id].Name
-		}
-		return fmt.Sprint(id)
-	}})
+	w, err := output.New(output.FormatEVE, f, output.Options{SourceName: sourceNames(infos)})
 	if err != nil {
 		f.Close()
 		return nil, err
