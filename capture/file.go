@@ -117,6 +117,8 @@ type File struct {
 	lastTS    int64   // timestamp of the last EPB/PB, for SPBs
 
 	stats Stats
+
+	ra *readAhead // set when a goroutine reads ahead (readahead.go)
 }
 
 var _ Source = (*File)(nil)
@@ -139,6 +141,12 @@ func OpenFile(path string) (*File, error) {
 	if err := f.open(fh, path); err != nil {
 		fh.Close()
 		return nil, err
+	}
+	// A compressed regular file is inflated ahead on a goroutine (see
+	// readahead.go for why plain files are not). Pipes and devices are not
+	// read ahead: Close could not stop a read that blocks.
+	if fi, err := fh.Stat(); err == nil && fi.Mode().IsRegular() && f.rerr == nil && f.gz != nil {
+		f.startReadAhead(raChunkSize, raHeadroom)
 	}
 	return f, nil
 }
@@ -169,6 +177,7 @@ func newReaderSize(r io.Reader, name string, size int) (*File, error) {
 // for pcap and pcapng input. A file opened by OpenFile is closed first. On
 // error f is left failed: ReadBatch returns the same error.
 func (f *File) Reset(r io.Reader, name string) error {
+	f.stopReadAhead()
 	if f.file != nil {
 		f.file.Close()
 		f.file = nil
@@ -351,6 +360,7 @@ func (f *File) Close() error {
 		return nil
 	}
 	f.closed = true
+	f.stopReadAhead()
 	var err error
 	if f.file != nil {
 		err = f.file.Close()
@@ -412,6 +422,15 @@ func (f *File) fill(need int, busy bool) fillResult {
 	for f.end-f.start < need {
 		if f.rerr != nil {
 			return fillShort
+		}
+		if f.ra != nil {
+			// The next bytes are in the next chunk: the batch's frames
+			// must be handed out before the parser moves there.
+			if busy {
+				return fillLater
+			}
+			f.nextChunk()
+			continue
 		}
 		if f.end == len(f.buf) {
 			if busy {

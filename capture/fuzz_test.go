@@ -88,6 +88,23 @@ func fuzzRead(t *testing.T, data []byte) {
 	if err2.Error() != err.Error() {
 		t.Fatalf("one byte at a time: err %v, want %v", err2, err)
 	}
+
+	// Read ahead in chunks of 13 bytes with 6 of headroom: records cross
+	// chunks every way there is.
+	ahead, err3 := newReaderSize(bytes.NewReader(data), "fuzz", 16)
+	if err3 != nil {
+		t.Fatalf("read ahead: NewReader: %v", err3)
+	}
+	ahead.startReadAhead(13, 6)
+	defer ahead.Close()
+	got3, err3 := readAll(t, ahead, 5)
+	sameFrames(t, got3, got)
+	if err3.Error() != err.Error() {
+		t.Fatalf("read ahead: err %v, want %v", err3, err)
+	}
+	if st3 := ahead.Stats(); st3 != st {
+		t.Fatalf("read ahead: Stats %+v, want %+v", st3, st)
+	}
 }
 
 // pcapSeeds are small real pcap files: the fixtures, one written by the

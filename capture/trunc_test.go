@@ -63,9 +63,17 @@ func equalEnds(a, b []genEnd) bool {
 // arrives, then io.EOF when the cut falls on a record boundary, else a
 // *FormatError at the start of the cut record; a cut inside the file header
 // fails NewReader with a *FormatError at offset 0.
-func checkCut(t *testing.T, name string, data []byte, frames []want, ends []genEnd, cut int, bufSize, batch int) {
+//
+// ra > 0 reads ahead in chunks of ra bytes with ra/2 bytes of headroom, so
+// partial records cross chunks both through the headroom and, when longer
+// than it, through the private buffer.
+func checkCut(t *testing.T, name string, data []byte, frames []want, ends []genEnd, cut int, bufSize, batch, ra int) {
 	t.Helper()
 	f, err := newReaderSize(bytes.NewReader(data[:cut]), name, bufSize)
+	if err == nil && ra > 0 {
+		f.startReadAhead(ra, ra/2)
+		defer f.Close()
+	}
 	var fe *FormatError
 	if cut < ends[0].off {
 		if !errors.As(err, &fe) || fe.Offset != 0 {
@@ -118,8 +126,10 @@ func TestTruncate(t *testing.T) {
 	for _, fx := range fixtures {
 		ends := walkEnds(fx.data)
 		for cut := 0; cut <= len(fx.data); cut++ {
-			checkCut(t, fx.name, fx.data, fx.want, ends, cut, 0, 3)
-			checkCut(t, fx.name, fx.data, fx.want, ends, cut, 8, 1)
+			checkCut(t, fx.name, fx.data, fx.want, ends, cut, 0, 3, 0)
+			checkCut(t, fx.name, fx.data, fx.want, ends, cut, 8, 1, 0)
+			checkCut(t, fx.name, fx.data, fx.want, ends, cut, 8, 2, 16)
+			checkCut(t, fx.name, fx.data, fx.want, ends, cut, 0, 5, 200)
 		}
 	}
 	rng := rand.New(rand.NewPCG(7, 8))
@@ -129,7 +139,8 @@ func TestTruncate(t *testing.T) {
 	}
 	for name, g := range gens {
 		for cut := range cuts(len(g.data), g.ends) {
-			checkCut(t, name, g.data, g.frames, g.ends, cut, 0, 64)
+			checkCut(t, name, g.data, g.frames, g.ends, cut, 0, 64, 0)
+			checkCut(t, name, g.data, g.frames, g.ends, cut, 0, 64, 300)
 		}
 	}
 	// The pcapng-test-generator suite, whose frames TestAgainstGopacketPcapNG
@@ -149,7 +160,7 @@ func TestTruncate(t *testing.T) {
 		}
 		ends := walkEnds(data)
 		for cut := range cuts(len(data), ends) {
-			checkCut(t, path, data, frames, ends, cut, 0, 2)
+			checkCut(t, path, data, frames, ends, cut, 0, 2, 0)
 		}
 	}
 }

@@ -82,7 +82,7 @@ func BenchmarkUpdate(b *testing.B) {
 			})
 			b.Run(fmt.Sprintf("flows=%d/%s/table-batch", n, dist), func(b *testing.B) {
 				s := fill(b)
-				const bs = 256
+				const bs = 4096
 				i := 0
 				for b.Loop() {
 					// One op is one packet: count a batch every bs ops.
