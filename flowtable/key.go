@@ -139,9 +139,14 @@ func (k *Key) Set(src, dst *[16]byte, sport, dport uint16, proto, family uint8, 
 // as five 8-byte words and one 4-byte word, inline: == on Key calls the
 // runtime's generic memequal, which profiled at 7 % of the packet path.
 func (k *Key) Equal(o *Key) bool {
-	a, b := k.words(), o.words()
-	return (a[0]^b[0])|(a[1]^b[1])|(a[2]^b[2])|(a[3]^b[3])|(a[4]^b[4])|uint64(k.tail()^o.tail()) == 0
+	a, b := (*keyWords)(unsafe.Pointer(k)), (*keyWords)(unsafe.Pointer(o))
+	return a.w0^b.w0|a.w1^b.w1|a.w2^b.w2|a.w3^b.w3|a.w4^b.w4|uint64(k.tail()^o.tail()) == 0
 }
+
+// keyWords views a key's first 40 bytes as five 8-byte words; tail reads
+// the last 4. (As fields rather than an array the compare costs the inliner
+// 58 instead of 84, under its budget of 80.)
+type keyWords struct{ w0, w1, w2, w3, w4 uint64 }
 
 // littleEndian: the struct's multi-byte fields are stored little endian, so
 // Set may write them as one little-endian word.
