@@ -426,15 +426,21 @@ func (g *Generator) stepUDP(f *flow) (int, bool) {
 		} else {
 			n = g.udpDatagram(f, false)
 		}
-		f.exch++
-		if f.exch >= f.pairs {
-			return n, true
-		}
-		f.phase = phReq
-		g.after(f, r.span(f.gap, f.pace))
-		return n, false
+		return n, g.answered(f)
 	}
 	return 0, true
+}
+
+// answered ends an exchange whose answer was just sent: it reports whether
+// that was the flow's last, and otherwise schedules the next request.
+func (g *Generator) answered(f *flow) (done bool) {
+	f.exch++
+	if f.exch >= f.pairs {
+		return true
+	}
+	f.phase = phReq
+	g.after(f, g.r.span(f.gap, f.pace))
+	return false
 }
 
 func (g *Generator) udpDatagram(f *flow, fromClient bool) int {
@@ -557,14 +563,8 @@ func (g *Generator) stepEcho(f *flow) (int, bool) {
 		return n, false
 	case phResp:
 		n := g.echo(f, false)
-		f.exch++
 		f.seq++
-		if f.exch >= f.pairs {
-			return n, true
-		}
-		f.phase = phReq
-		g.after(f, r.span(f.gap, f.pace))
-		return n, false
+		return n, g.answered(f)
 	}
 	return 0, true
 }
