@@ -459,23 +459,32 @@ func (f *File) makeRoom() {
 }
 
 func (f *File) read() {
-	p := f.buf[f.end:min(len(f.buf), f.end+readSize)]
-	m, err := f.r.Read(p)
-	if m < 0 || m > len(p) {
-		m, err = 0, fmt.Errorf("reader returned %d bytes for a %d-byte buffer", m, len(p))
-	}
+	m, err := readOnce(f.r, f.buf[f.end:min(len(f.buf), f.end+readSize)], &f.emptyReads)
 	f.end += m
+	if err != nil {
+		f.rerr = err
+	}
+}
+
+// readOnce is one Read from r into p, checked: a count outside p is an
+// error, and a reader that keeps returning nothing is stopped with
+// io.ErrNoProgress after maxEmptyReads calls in a row (*empty counts them).
+func readOnce(r io.Reader, p []byte, empty *int) (int, error) {
+	m, err := r.Read(p)
+	if m < 0 || m > len(p) {
+		return 0, fmt.Errorf("reader returned %d bytes for a %d-byte buffer", m, len(p))
+	}
 	switch {
 	case err != nil:
-		f.rerr = err
 	case m > 0:
-		f.emptyReads = 0
+		*empty = 0
 	default:
-		f.emptyReads++
-		if f.emptyReads >= maxEmptyReads {
-			f.rerr = io.ErrNoProgress
+		*empty++
+		if *empty >= maxEmptyReads {
+			err = io.ErrNoProgress
 		}
 	}
+	return m, err
 }
 
 // inputEnded explains why fill came back short at the record or block that

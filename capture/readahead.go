@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"fmt"
 	"io"
 )
 
@@ -73,11 +72,11 @@ func (f *File) startReadAhead(size, head int) {
 	for range raChunks {
 		ra.free <- make([]byte, head+size)
 	}
-	go ra.run(f.r, head)
+	go ra.run(f.r)
 	f.ra = ra
 }
 
-func (ra *readAhead) run(r io.Reader, head int) {
+func (ra *readAhead) run(r io.Reader) {
 	defer close(ra.done)
 	for {
 		var buf []byte
@@ -86,7 +85,7 @@ func (ra *readAhead) run(r io.Reader, head int) {
 		case <-ra.stop:
 			return
 		}
-		n, err := readChunk(r, buf[head:])
+		n, err := readChunk(r, buf[ra.head:])
 		ra.full <- raChunk{buf: buf, n: n, err: err} // never blocks: raChunks slots
 		if err != nil {
 			return
@@ -95,26 +94,14 @@ func (ra *readAhead) run(r io.Reader, head int) {
 }
 
 // readChunk fills b from r. It returns less than len(b) only together with
-// the error that stopped it; a reader that keeps returning nothing is
-// stopped by maxEmptyReads, as File.read does.
+// the error that stopped it.
 func readChunk(r io.Reader, b []byte) (int, error) {
 	n, empty := 0, 0
 	for n < len(b) {
-		m, err := r.Read(b[n:])
-		if m < 0 || m > len(b)-n {
-			return n, fmt.Errorf("reader returned %d bytes for a %d-byte buffer", m, len(b)-n)
-		}
+		m, err := readOnce(r, b[n:], &empty)
 		n += m
-		switch {
-		case err != nil:
+		if err != nil {
 			return n, err
-		case m > 0:
-			empty = 0
-		default:
-			empty++
-			if empty >= maxEmptyReads {
-				return n, io.ErrNoProgress
-			}
 		}
 	}
 	return n, nil
