@@ -82,11 +82,8 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	jsonOut := fs.Bool("json", false, "print the report as JSON instead of tables")
 	out := fs.String("o", "", "also write the JSON report to this `file` (for 'flowd bench report')")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "flowd bench: unexpected argument %q\n", fs.Arg(0))
@@ -278,11 +275,8 @@ func benchReport(args []string, stdout, stderr io.Writer) error {
 	label := fs.String("label", "", "a word for the rows of this run (\"quick\")")
 	raw := fs.String("raw", "", "where the raw outputs of this run are kept, quoted in RESULTS.md")
 	elapsed := fs.Duration("elapsed", 0, "how long the whole run took, quoted in RESULTS.md")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()

@@ -69,11 +69,8 @@ func runGen(args []string) error {
 	link2 := fs.String("link2", "", "pcapng only: add a second interface with this link type")
 	res2 := fs.String("resolution2", "us", "timestamp resolution of the second interface")
 	share2 := fs.Float64("link2-share", 0.5, "share of flows on the second interface")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(fs.Output(), "flowd gen: unexpected argument %q\n", fs.Arg(0))

@@ -67,3 +67,13 @@ func run(args []string) int {
 
 // errUsage marks an error the flag package already reported with the usage.
 var errUsage = errors.New("usage")
+
+// parseFlags parses a command's flags. It returns flag.ErrHelp for -h (exit
+// 0) and errUsage for a bad flag, which fs has already reported (exit 2).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return errUsage
+	}
+	return err
+}

@@ -89,11 +89,8 @@ func newServeFlags(o *serveOpts) *flag.FlagSet {
 func runServe(args []string) error {
 	var o serveOpts
 	fs := newServeFlags(&o)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (capture files go with --pcap)", fs.Arg(0))
