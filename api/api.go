@@ -43,6 +43,8 @@ type Backend interface {
 	List(engine.ListRequest) ([]engine.Op, error)
 	// Status returns the engine's counters.
 	Status() engine.Status
+	// OpStats says how much the flow operations hold.
+	OpStats() engine.OpStats
 }
 
 // DefaultFirewallArn is the firewall a flowd serves unless told otherwise.

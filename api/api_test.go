@@ -22,7 +22,6 @@ import (
 	"github.com/flowd/flowd/bench/gen"
 	"github.com/flowd/flowd/capture"
 	"github.com/flowd/flowd/engine"
-	"github.com/flowd/flowd/flowtable"
 )
 
 // traffic is the generated capture most tests replay: every protocol,
@@ -191,8 +190,8 @@ func TestFlushThenCapture(t *testing.T) {
 	if d := diff(h.capture(0, types.FlowFilter{}), rest); d != "" {
 		t.Fatalf("capture after flush: %s", d)
 	}
-	if st := h.e.Status(); st.Table.Ended[flowtable.ReasonFlush] != uint64(len(flushed)) {
-		t.Fatalf("%d flows ended by flush, want %d", st.Table.Ended[flowtable.ReasonFlush], len(flushed))
+	if st := h.e.Status(); st.Table.Ended[engine.ReasonFlush] != uint64(len(flushed)) {
+		t.Fatalf("%d flows ended by flush, want %d", st.Table.Ended[engine.ReasonFlush], len(flushed))
 	}
 	d, err := h.client.DescribeFlowOperation(h.ctx(), &nfw.DescribeFlowOperationInput{FirewallArn: firewall, FlowOperationId: &id})
 	if err != nil {

@@ -34,7 +34,7 @@ func BenchmarkStartFlowCaptureToCompleted(b *testing.B) {
 	if err := e.Start(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	defer e.Stop(flowtable.ReasonActive)
+	defer e.Stop(engine.ReasonActive)
 	<-e.SourcesDone()
 	// A clock that jumps past the retention before each operation, so that
 	// the results of the previous one are dropped and memory stays flat.

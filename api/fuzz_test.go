@@ -50,6 +50,8 @@ func (fakeBackend) List(engine.ListRequest) ([]engine.Op, error) {
 
 func (fakeBackend) Status() engine.Status { return engine.Status{} }
 
+func (fakeBackend) OpStats() engine.OpStats { return engine.OpStats{} }
+
 // FuzzCall feeds arbitrary bodies to every operation: no panic, every
 // error is one of the four API types with a message, every success
 // encodes as JSON.

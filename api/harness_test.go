@@ -24,7 +24,6 @@ import (
 	"github.com/flowd/flowd/bench/gen"
 	"github.com/flowd/flowd/capture"
 	"github.com/flowd/flowd/engine"
-	"github.com/flowd/flowd/flowtable"
 )
 
 const (
@@ -95,7 +94,7 @@ func serveEngine(t *testing.T, workers int, ocfg engine.OpsConfig, srcs []captur
 	url := listen(t, srv)
 	t.Cleanup(func() {
 		ops.Close()
-		e.Stop(flowtable.ReasonShutdown)
+		e.Stop(engine.ReasonShutdown)
 	})
 	return &harness{t: t, e: e, ops: ops, url: url, client: newClient(url, 0)}
 }

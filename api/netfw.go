@@ -458,6 +458,8 @@ func (s *Server) backendError(err error, id string) *Error {
 		return errInvalid("%s", se.Error())
 	case errors.Is(err, engine.ErrThrottled):
 		return &Error{Type: Throttling, Message: err.Error()}
+	case errors.Is(err, engine.ErrResultsReleased):
+		return errNotFound("FlowOperationId: %s", err.Error())
 	case errors.Is(err, engine.ErrOpNotFound):
 		keep := ""
 		if s.cfg.Retention > 0 {

@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flowd/flowd/engine"
-	"github.com/flowd/flowd/flowtable"
 )
 
 // StatusJSON is the body of GET /status.
@@ -79,7 +78,7 @@ func StatusOf(st engine.Status) StatusJSON {
 	if st.Clock != 0 {
 		out.Clock = time.Unix(0, st.Clock).UTC().Format(time.RFC3339Nano)
 	}
-	for r := flowtable.ReasonTimeout; r < flowtable.NumEndReasons; r++ {
+	for r := engine.ReasonTimeout; r < engine.NumEndReasons; r++ {
 		out.Flows.Ended[r.String()] = st.Table.Ended[r]
 	}
 	for i := range st.Sources {
@@ -133,11 +132,16 @@ var (
 	descICMPNoFlow = prometheus.NewDesc("flowd_icmp_errors_without_flow_total", "ICMP errors quoting a packet of no known flow.", nil, nil)
 	descSinkDrop   = prometheus.NewDesc("flowd_sink_dropped_total", "Ended flows the sinks never saw because they fell behind.", nil, nil)
 	descClock      = prometheus.NewDesc("flowd_engine_clock_seconds", "The engine clock (packet time), Unix seconds.", nil, nil)
+	descOpBytes    = prometheus.NewDesc("flowd_op_results_bytes", "Memory held by the results of ended flow operations.", nil, nil)
+	descOpMax      = prometheus.NewDesc("flowd_op_results_max_bytes", "The bound on flowd_op_results_bytes (--op-results-max-bytes).", nil, nil)
+	descOpReleased = prometheus.NewDesc("flowd_op_results_released_total", "Ended flow operations forgotten early to keep their results under the bound.", nil, nil)
+	descOpsKept    = prometheus.NewDesc("flowd_ops_kept", "Flow operations kept (in progress or ended).", nil, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSrcPackets, descSrcBytes, descSrcDrops, descSrcErrors, descSrcEOF,
-		descPackets, descActive, descCreated, descEnded, descEmergency, descEmgEntered, descICMPNoFlow, descSinkDrop, descClock} {
+		descPackets, descActive, descCreated, descEnded, descEmergency, descEmgEntered, descICMPNoFlow, descSinkDrop, descClock,
+		descOpBytes, descOpMax, descOpReleased, descOpsKept} {
 		ch <- d
 	}
 }
@@ -168,7 +172,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descPackets, st.Packets)
 	gauge(descActive, float64(st.Table.Active))
 	counter(descCreated, st.Table.Created)
-	for r := flowtable.ReasonTimeout; r < flowtable.NumEndReasons; r++ {
+	for r := engine.ReasonTimeout; r < engine.NumEndReasons; r++ {
 		counter(descEnded, st.Table.Ended[r], r.String())
 	}
 	gauge(descEmergency, float64(st.EmergencyShards))
@@ -176,4 +180,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descICMPNoFlow, st.Table.ICMPErrorNoFlow)
 	counter(descSinkDrop, st.SinkDropped)
 	gauge(descClock, float64(st.Clock)/1e9)
+	ops := c.b.OpStats()
+	gauge(descOpBytes, float64(ops.ResultBytes))
+	gauge(descOpMax, float64(ops.MaxBytes))
+	counter(descOpReleased, ops.Released)
+	gauge(descOpsKept, float64(ops.Kept))
 }

@@ -476,7 +476,7 @@ func newEngine(data []byte, name string, cfg engine.Config) (*engine.Engine, err
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	if _, err := e.AddSource(src, engine.SourceInfo{Name: name}); err != nil {
-		e.Stop(flowtable.ReasonActive)
+		e.Stop(engine.ReasonActive)
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	return e, nil
@@ -505,7 +505,7 @@ func (h *harness) countFlows(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer e.Stop(flowtable.ReasonActive)
+	defer e.Stop(engine.ReasonActive)
 	if err := runToEnd(ctx, e); err != nil {
 		return 0, err
 	}
@@ -551,7 +551,7 @@ func (h *harness) engine(ctx context.Context, w, run int, rep *Report) (engineRe
 	if err != nil {
 		return engineResult{}, err
 	}
-	defer e.Stop(flowtable.ReasonActive)
+	defer e.Stop(engine.ReasonActive)
 	runtime.GC()
 	var m meter
 	m.start()

@@ -56,7 +56,7 @@ func (h *harness) scan(ctx context.Context, e *engine.Engine, workers int, flows
 	}
 	runtime.GC()
 	t0 := time.Now()
-	res, err := e.Scan(ctx, engine.ScanRequest{Match: engine.MatchFilters(h.set)})
+	res, err := e.Scan(ctx, engine.ScanRequest{Filters: h.set})
 	wall := time.Since(t0)
 	if err != nil {
 		return fmt.Errorf("bench: scan: %w", err)
@@ -206,16 +206,16 @@ func (h *harness) churn(ctx context.Context) (*Churn, error) {
 		var m meter
 		m.start()
 		if err := runToEnd(ctx, e); err != nil {
-			e.Stop(flowtable.ReasonActive)
+			e.Stop(engine.ReasonActive)
 			return nil, fmt.Errorf("churn: %w", err)
 		}
 		s := m.stop()
 		st := e.Status()
-		if err := e.Stop(flowtable.ReasonActive); err != nil {
+		if err := e.Stop(engine.ReasonActive); err != nil {
 			return nil, fmt.Errorf("bench: churn: %w", err)
 		}
 		var ended uint64
-		for r := flowtable.ReasonTimeout; r < flowtable.NumEndReasons; r++ {
+		for r := engine.ReasonTimeout; r < engine.NumEndReasons; r++ {
 			ended += st.Table.Ended[r]
 		}
 		walls = append(walls, float64(s.Wall))

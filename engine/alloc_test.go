@@ -2,8 +2,6 @@ package engine
 
 import (
 	"testing"
-
-	"github.com/flowd/flowd/decode"
 )
 
 // TestPacketPathAllocs: decoding, keying, hashing, dispatching and counting a
@@ -20,13 +18,14 @@ func TestPacketPathAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := newSource(e, 0, nil, SourceInfo{Name: "allocs"})
+		s.inline, s.local = inline, newRawBatch(0, e.cfg.BatchSize)
 		step := func() {
 			for i := 0; i < len(frames); i += 256 {
-				s.handle(frames[i:min(i+256, len(frames))], inline)
+				s.take(frames[i:min(i+256, len(frames))])
 				if !inline {
 					// Play the workers' part on this goroutine.
 					for wi := range s.out {
-						s.flush(wi, false)
+						s.flush(wi)
 					}
 					for _, w := range e.workers {
 						for len(w.in) > 0 {
@@ -42,29 +41,24 @@ func TestPacketPathAllocs(t *testing.T) {
 		}
 	}
 
-	// The pipelined path of several workers (pipeline.go), its goroutines'
-	// parts played in turn on this one: copy a batch, decode it, deal it out,
-	// count it.
+	// The pipelined path of several workers (pipeline.go): copy a batch,
+	// decode it on the decoder goroutine, deal it out, and count it (the
+	// workers' part played on this goroutine).
 	e, err := New(Config{Workers: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := newSource(e, 0, nil, SourceInfo{Name: "allocs"})
 	s.startPipeline(1)
-	defer close(s.pipe.work)
-	var d decode.Packet
+	defer s.stopPipeline()
 	step := func() {
 		for i := 0; i < len(frames); i += 256 {
-			pl := s.pipe
-			rb := pl.free[len(pl.free)-1]
-			pl.free = pl.free[:len(pl.free)-1]
-			s.fill(rb, frames[i:min(i+256, len(frames))])
-			pl.pending = append(pl.pending, rb)
-			decodeBatch(rb, &d, s.id)
-			rb.done <- struct{}{}
-			s.finishOldest()
+			s.take(frames[i:min(i+256, len(frames))])
+			for len(s.pipe.pending) > 0 {
+				s.finishOldest()
+			}
 			for wi := range s.out {
-				s.flush(wi, false)
+				s.flush(wi)
 			}
 			for _, w := range e.workers {
 				for len(w.in) > 0 {

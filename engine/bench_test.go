@@ -50,13 +50,14 @@ func BenchmarkPacketPath(b *testing.B) {
 		b.Run(itoa(flows)+"flows", func(b *testing.B) {
 			e, _ := New(Config{})
 			s := newSource(e, 0, nil, SourceInfo{Name: "bench"})
+			s.inline, s.local = true, newRawBatch(0, e.cfg.BatchSize)
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
 				// One batch per 256 ops.
 				if i%256 == 0 {
 					j := i % len(frames)
-					s.handle(frames[j:min(j+256, len(frames))], true)
+					s.take(frames[j:min(j+256, len(frames))])
 				}
 				i++
 			}

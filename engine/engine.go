@@ -190,7 +190,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		e.srcWG.Wait()
 		// Let every worker count what is queued, so that SourcesDone means
 		// every packet read is in the table.
-		_ = e.Do(context.Background(), func(int, *flowtable.Shard) {})
+		_ = e.do(context.Background(), func(int, *flowtable.Shard) {})
 		close(e.srcDone)
 	}()
 	return nil
@@ -223,15 +223,15 @@ func (e *Engine) Now() int64 { return e.clock.now() }
 // active are exactly those not idle past their timeout.
 func (e *Engine) Sweep(ctx context.Context) error {
 	now := e.clock.now()
-	return e.Do(ctx, func(_ int, s *flowtable.Shard) {
+	return e.do(ctx, func(_ int, s *flowtable.Shard) {
 		s.Expire(now, s.Cap())
 	})
 }
 
-// Do runs fn inside every worker, between batches, with that worker's shard,
+// do runs fn inside every worker, between batches, with that worker's shard,
 // and waits until all have run it. fn runs on the workers' goroutines
 // concurrently, one call per shard.
-func (e *Engine) Do(ctx context.Context, fn func(shard int, s *flowtable.Shard)) error {
+func (e *Engine) do(ctx context.Context, fn func(shard int, s *flowtable.Shard)) error {
 	dones := make([]chan struct{}, len(e.workers))
 	for i, w := range e.workers {
 		dones[i] = make(chan struct{})
@@ -249,11 +249,12 @@ func (e *Engine) Do(ctx context.Context, fn func(shard int, s *flowtable.Shard))
 	return nil
 }
 
-// Stop ends the engine: sources stop reading, then, if reason is not
-// ReasonActive, every flow still in the table ends with it (sinks see them),
-// workers stop, and the sinks are flushed and closed. It returns the first
-// sink or source error.
-func (e *Engine) Stop(reason flowtable.EndReason) error {
+// Stop ends the engine: sources stop reading, every flow still in the table
+// ends with reason and goes to the sinks (ReasonActive hands them over as
+// they stand, for a replay's final listing; without sinks nothing is
+// handed over), workers stop, and the sinks are flushed and closed. It
+// returns the first sink or source error. Later calls do nothing.
+func (e *Engine) Stop(reason EndReason) error {
 	var err error
 	e.stopOnce.Do(func() {
 		if !e.started.Load() {
@@ -261,10 +262,10 @@ func (e *Engine) Stop(reason flowtable.EndReason) error {
 		}
 		e.cancelSrc()
 		<-e.srcDone
-		if reason != flowtable.ReasonActive {
-			_ = e.Do(context.Background(), func(_ int, s *flowtable.Shard) {
+		if len(e.sinks.sinks) > 0 || reason != ReasonActive {
+			_ = e.do(context.Background(), func(_ int, s *flowtable.Shard) {
 				s.Range(func(f *flowtable.Flow) bool {
-					s.Remove(f, reason)
+					s.Remove(f, flowtable.EndReason(reason))
 					return true
 				})
 			})

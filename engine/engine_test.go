@@ -16,7 +16,6 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"github.com/flowd/flowd/capture"
-	"github.com/flowd/flowd/flowtable"
 )
 
 // capBuilder writes Ethernet frames into an in-memory pcap, built with
@@ -103,12 +102,12 @@ func payload(n int) gopacket.Payload { return make(gopacket.Payload, n) }
 
 // run replays the capture through an engine and returns every flow: ended
 // ones as the sinks saw them and active ones with reason active.
-func (c *capBuilder) run(cfg Config) ([]flowtable.Flow, Status) {
+func (c *capBuilder) run(cfg Config) ([]Flow, Status) {
 	c.t.Helper()
 	return runCaps(c.t, cfg, c)
 }
 
-func runCaps(t testing.TB, cfg Config, caps ...*capBuilder) ([]flowtable.Flow, Status) {
+func runCaps(t testing.TB, cfg Config, caps ...*capBuilder) ([]Flow, Status) {
 	t.Helper()
 	e, err := New(cfg)
 	if err != nil {
@@ -133,27 +132,23 @@ func runCaps(t testing.TB, cfg Config, caps ...*capBuilder) ([]flowtable.Flow, S
 	if err := e.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
-	active, err := e.Flows(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	st := e.Status()
-	if err := e.Stop(flowtable.ReasonActive); err != nil {
+	if err := e.Stop(ReasonActive); err != nil {
 		t.Fatal(err)
 	}
 	if !sink.closed {
 		t.Fatal("sink not closed by Stop")
 	}
-	return append(sink.flows, active...), st
+	return sink.flows, st
 }
 
 type memSink struct {
 	mu     sync.Mutex
-	flows  []flowtable.Flow
+	flows  []Flow
 	closed bool
 }
 
-func (m *memSink) FlowsEnded(fs []flowtable.Flow) error {
+func (m *memSink) FlowsEnded(fs []Flow) error {
 	m.mu.Lock()
 	m.flows = append(m.flows, fs...)
 	m.mu.Unlock()
@@ -162,11 +157,9 @@ func (m *memSink) FlowsEnded(fs []flowtable.Flow) error {
 
 func (m *memSink) Close() error { m.closed = true; return nil }
 
-func describe(f *flowtable.Flow) string {
-	s, sp := f.Src()
-	d, dp := f.Dst()
-	return fmt.Sprintf("%d %v:%d>%v:%d vlan%v pkts%v bytes%v ip%v %v %v", f.Key.Proto, s, sp, d, dp,
-		f.Key.VLAN, f.Pkts, f.Bytes, f.IPBytes, f.State, f.Reason)
+func describe(f *Flow) string {
+	return fmt.Sprintf("%d %v:%d>%v:%d vlan%v pkts%v bytes%v ip%v %v %v", f.Proto, f.SrcAddr(), f.SrcPort, f.DstAddr(), f.DstPort,
+		f.VLAN, f.Pkts, f.Bytes, f.IPBytes, f.State, f.Reason)
 }
 
 func TestFragmentsCountToTheirFlow(t *testing.T) {
@@ -218,10 +211,10 @@ func TestFragmentsCountToTheirFlow(t *testing.T) {
 					t.Fatalf("%d workers: %d flows, want 1", workers, len(flows))
 				}
 				f := flows[0]
-				if src, sp := f.Src(); src.String() != "10.0.0.1" || sp != 5000 {
+				if src, sp := f.SrcAddr(), f.SrcPort; src.String() != "10.0.0.1" || sp != 5000 {
 					t.Errorf("source %v:%d", src, sp)
 				}
-				if f.Pkts != [2]uint32{3, 1} {
+				if f.Pkts != [2]uint64{3, 1} {
 					t.Errorf("packets %v, want [3 1]", f.Pkts)
 				}
 				// IP bytes: three fragment headers + 3008 bytes of UDP; reply 20+8+10.
@@ -272,7 +265,7 @@ func TestICMPErrorEndToEnd(t *testing.T) {
 		t.Fatalf("%d flows, want 1 (the error must not create a flow)", len(flows))
 	}
 	f := flows[0]
-	if f.Key.Proto != 17 || f.Pkts != [2]uint32{1, 1} || f.State != flowtable.StateNew || f.Key.VLAN[0] != 7 {
+	if f.Proto != 17 || f.Pkts != [2]uint64{1, 1} || f.State != StateNew || f.VLAN[0] != 7 {
 		t.Fatalf("flow %s", describe(&f))
 	}
 	if st.Table.ICMPErrorNoFlow != 0 {
@@ -326,7 +319,7 @@ func setProto(l gopacket.SerializableLayer, p layers.IPProtocol) {
 	}
 }
 
-func summaries(flows []flowtable.Flow) []string {
+func summaries(flows []Flow) []string {
 	out := make([]string, len(flows))
 	for i := range flows {
 		out[i] = describe(&flows[i])
@@ -367,4 +360,4 @@ func TestSeveralSources(t *testing.T) {
 	}
 }
 
-func first(f []flowtable.Flow, _ Status) []flowtable.Flow { return f }
+func first(f []Flow, _ Status) []Flow { return f }

@@ -1,16 +1,24 @@
-package engine
+package engine_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/flowd/flowd/bench/gen"
+	"github.com/flowd/flowd/capture"
 	"github.com/flowd/flowd/decode"
+	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/internal/output"
 )
+
+// This file is an external test: it runs the engine as a command does,
+// with an output sink plugged in, and compares what the sink wrote.
 
 // exactCases are generator configurations that between them cover every
 // kind of traffic the generator makes, on every link type.
@@ -65,7 +73,7 @@ func TestExactAgainstTruth(t *testing.T) {
 				}
 				wantRows := sortedRows(want.String())
 				for _, workers := range []int{1, 3} {
-					got, st := replayCSV(t, buf.Bytes(), Config{Workers: workers})
+					got, st := replayCSV(t, buf.Bytes(), engine.Config{Workers: workers})
 					gotRows := sortedRows(got)
 					if !slices.Equal(gotRows, wantRows) {
 						t.Fatalf("%d workers: flows differ from the truth (%d vs %d rows)\n%s",
@@ -94,19 +102,45 @@ func TestExactAgainstTruth(t *testing.T) {
 	}
 }
 
-// replayCSV replays a capture held in memory and returns the csv output.
-func replayCSV(t *testing.T, capBytes []byte, cfg Config) (string, Status) {
+// replayCSV replays a capture held in memory through a csv sink and
+// returns what it wrote, as replay does: flows ended during the replay and,
+// when the engine stops, those still active.
+func replayCSV(t *testing.T, capBytes []byte, cfg engine.Config) (string, engine.Status) {
 	t.Helper()
-	c := &capBuilder{t: t}
-	c.buf.Write(capBytes)
-	flows, st := c.run(cfg)
-	var out bytes.Buffer
-	w, _ := output.New(output.FormatCSV, &out, output.Options{})
-	for i := range flows {
-		w.Write(&flows[i])
+	e, err := engine.New(cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	w.Flush()
-	return out.String(), st
+	src, err := capture.NewReader(bytes.NewReader(capBytes), "cap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.AddSource(src, engine.SourceInfo{Name: "cap"}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "flows.csv")
+	sink, err := output.NewSink(output.SinkConfig{Format: output.FormatCSV, Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.AddSink(sink)
+	ctx := context.Background()
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-e.SourcesDone()
+	if err := e.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := e.Status()
+	if err := e.Stop(engine.ReasonActive); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), st
 }
 
 func sortedRows(csv string) []string {

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"slices"
+
 	"github.com/flowd/flowd/flowtable"
 )
 
@@ -41,17 +43,45 @@ const maxParked = 1024
 // FragTimeout (packet time) after its newest fragment; an IP id reused within
 // that time by the same hosts is taken over by the new datagram's first
 // fragment.
+//
+// A source owns one tracker and runs every packet through resolve in
+// capture order; after a first fragment it takes the fragments that waited
+// for it with popReady. The tracker counts the later fragments that never
+// found their first fragment itself (orphans).
 type fragTracker struct {
 	timeout int64
 	max     int
+	src     uint16 // the source id released fragments carry
 	m       map[fragKey]fragPorts
 	parked  []parkedFrag
-	ready   int // parked fragments whose first fragment has now arrived
+	ready   int    // parked fragments whose first fragment has now arrived
+	orphans uint64 // later fragments whose first fragment never came
 }
 
-func (f *fragTracker) init(timeout int64, max int) {
-	f.timeout, f.max = timeout, max
+func (f *fragTracker) init(timeout int64, max int, src uint16) {
+	f.timeout, f.max, f.src = timeout, max, src
 	f.m = make(map[fragKey]fragPorts)
+}
+
+// resolve does the part of building a packet that depends on the packets
+// before it: a first fragment's ports are remembered, a later fragment
+// gets them. It returns false when a later fragment must wait for its
+// first fragment (it is parked, or counted as an orphan when too many
+// wait already).
+func (f *fragTracker) resolve(p *flowtable.Packet, x *fragInfo) bool {
+	switch x.kind {
+	case fragFirst:
+		f.first(x.key, x.sport, x.dport, x.proto, p.Time)
+	case fragLater:
+		e, ok := f.ports(x.key, p.Time)
+		if !ok {
+			f.park(x.key, p)
+			return false
+		}
+		k := &x.key
+		p.Reverse = p.SetKey(&k.src, &k.dst, e.sport, e.dport, e.proto, k.family, k.vlan)
+	}
+	return true
 }
 
 // first records the ports of a datagram from its first fragment.
@@ -101,39 +131,45 @@ func (f *fragTracker) purge(now int64) {
 }
 
 // park keeps a later fragment until its first fragment shows up.
-func (f *fragTracker) park(s *source, k fragKey, p *flowtable.Packet) {
+func (f *fragTracker) park(k fragKey, p *flowtable.Packet) {
 	if len(f.parked) >= maxParked {
-		s.st.fragOrphans++
+		f.orphans++
 		return
 	}
 	f.parked = append(f.parked, parkedFrag{key: k, time: p.Time, frameLen: p.FrameLen, ipLen: p.IPLen})
 }
 
-// release dispatches the parked fragments whose ports are now known, right
-// after the first fragment that brought them.
-func (f *fragTracker) release(s *source, inline bool) {
-	kept := f.parked[:0]
-	for _, pf := range f.parked {
-		if !pf.ready {
-			kept = append(kept, pf)
-			continue
-		}
-		e := f.m[pf.key]
-		p := &s.scratch
-		*p = flowtable.Packet{Time: pf.time, FrameLen: pf.frameLen, IPLen: pf.ipLen, Source: s.id}
-		p.Reverse = p.SetKey(&pf.key.src, &pf.key.dst, e.sport, e.dport, e.proto, pf.key.family, pf.key.vlan)
-		s.dispatch(p, inline)
+// popReady fills p with the oldest parked fragment whose ports are now
+// known and forgets it; false when none is ready. The source calls it right
+// after a first fragment, so the fragments that waited for it follow it.
+func (f *fragTracker) popReady(p *flowtable.Packet) bool {
+	if f.ready == 0 {
+		return false
 	}
-	f.parked = kept
-	f.ready = 0
+	i := slices.IndexFunc(f.parked, func(pf parkedFrag) bool { return pf.ready })
+	if i < 0 {
+		f.ready = 0
+		return false
+	}
+	pf := f.parked[i]
+	f.parked = slices.Delete(f.parked, i, i+1)
+	f.ready--
+	e := f.m[pf.key]
+	*p = flowtable.Packet{Time: pf.time, FrameLen: pf.frameLen, IPLen: pf.ipLen, Source: f.src}
+	p.Reverse = p.SetKey(&pf.key.src, &pf.key.dst, e.sport, e.dport, e.proto, pf.key.family, pf.key.vlan)
+	return true
 }
 
-// expire counts parked fragments older than the timeout as orphans.
-func (f *fragTracker) expire(s *source, now int64) {
+// expire counts parked fragments older than the timeout at packet time now
+// as orphans.
+func (f *fragTracker) expire(now int64) {
+	if len(f.parked) == 0 || now == 0 {
+		return
+	}
 	kept := f.parked[:0]
 	for _, pf := range f.parked {
 		if now-pf.time > f.timeout {
-			s.st.fragOrphans++
+			f.orphans++
 			continue
 		}
 		kept = append(kept, pf)
@@ -142,7 +178,24 @@ func (f *fragTracker) expire(s *source, now int64) {
 }
 
 // expireAll counts every parked fragment as an orphan (the source ended).
-func (f *fragTracker) expireAll(s *source) {
-	s.st.fragOrphans += uint64(len(f.parked))
+func (f *fragTracker) expireAll() {
+	f.orphans += uint64(len(f.parked))
 	f.parked = f.parked[:0]
+	f.ready = 0
 }
+
+// fragInfo is what the fragment tracker needs of a packet: whether it is
+// the first or a later fragment of a datagram, the datagram, and (first
+// fragments) the transport protocol and ports the later ones will need.
+type fragInfo struct {
+	kind         uint8 // fragNone, fragFirst, fragLater
+	proto        uint8
+	sport, dport uint16
+	key          fragKey
+}
+
+const (
+	fragNone = iota
+	fragFirst
+	fragLater
+)

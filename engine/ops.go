@@ -4,34 +4,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"net/netip"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/flowd/flowd/decode"
 	"github.com/flowd/flowd/filter"
-	"github.com/flowd/flowd/flowtable"
 )
 
 // Flow operations: the AWS Network Firewall StartFlowCapture and
 // StartFlowFlush over the engine's table.
 //
-// An operation is a scan of every shard, run by the shard's worker between
-// batches (Engine.Do), with the operation's compiled filters and scope as
-// the predicate. Start answers at once with the operation IN_PROGRESS; a
+// An operation is a scan (Engine.Scan) with the operation's compiled filters
+// and scope. Start answers at once with the operation IN_PROGRESS; a
 // goroutine per operation waits for the scan and records how it ended.
 // Operations and their results are kept for the retention period (12 h, as
-// AWS does), counted from their request time.
+// AWS does), counted from their request time, and within a memory bound
+// for all results together (OpsConfig.MaxResultBytes).
 //
-// Allocation: the predicate (matchFlow) allocates nothing; results are
-// 56-byte pointer-free FlowResults collected in chunks.
+// The scope of an operation (scope.go) picks sources by endpoint; results
+// (results.go) are 56-byte pointer-free FlowResults collected in chunks.
 //
 // Concurrency: Ops is safe for use from any goroutine. An Op handed out is a
 // copy; its Results share read-only chunks.
@@ -76,42 +70,10 @@ var (
 	ErrScope = errors.New("scope not of this firewall")
 	// ErrOpsClosed: Close was called.
 	ErrOpsClosed = errors.New("flow operations closed")
+	// ErrResultsReleased: the operation ended, but its results were
+	// released to keep the results kept under OpsConfig.MaxResultBytes.
+	ErrResultsReleased = errors.New("flow operation results released")
 )
-
-// ScopeError says which scope member names nothing of this firewall.
-// Member is the AWS member name; Error() is "Member: message".
-type ScopeError struct {
-	Member string
-	Msg    string
-}
-
-func (e *ScopeError) Error() string { return e.Member + ": " + e.Msg }
-
-// Is makes errors.Is(err, ErrScope) true.
-func (e *ScopeError) Is(target error) bool { return target == ErrScope }
-
-// Endpoint is one firewall endpoint: the sources whose SourceInfo carries
-// its Availability Zone and VPC endpoint id belong to it.
-type Endpoint struct {
-	AvailabilityZone string
-	VpcEndpointID    string
-	// AssociationArn is the VPC endpoint association the endpoint belongs
-	// to; empty for the firewall's own (primary) endpoints.
-	AssociationArn string
-}
-
-// Scope narrows an operation to some endpoints: every member given must
-// match (AvailabilityZone: all endpoints in that zone, primary and
-// associated; VpcEndpointID: that endpoint; VpcEndpointAssociationArn: the
-// endpoints of that association). The zero Scope is every endpoint.
-type Scope struct {
-	AvailabilityZone          string
-	VpcEndpointID             string
-	VpcEndpointAssociationArn string
-}
-
-// IsZero reports whether s narrows nothing.
-func (s Scope) IsZero() bool { return s == Scope{} }
 
 // OpsConfig configures Ops. The zero value means defaults.
 type OpsConfig struct {
@@ -130,6 +92,13 @@ type OpsConfig struct {
 	// (AvailabilityZone, VpcEndpointID) of the engine's sources is an
 	// endpoint too, with the source's AssociationArn when it has one.
 	Endpoints []Endpoint
+	// MaxResultBytes bounds the memory held by the results of ended
+	// operations, all together (default 256 MiB, about 4.8 M flows). Past
+	// it the oldest ended operations are forgotten, results and all, before
+	// their retention ends; asking for one then gets ErrResultsReleased.
+	// One operation still in progress may add up to ResultCap results
+	// (56 bytes each) on top while it runs.
+	MaxResultBytes int64
 	// Now is the wall clock (request times, retention); default time.Now.
 	Now func() time.Time
 }
@@ -139,6 +108,7 @@ const (
 	DefaultOpRetention    = 12 * time.Hour
 	DefaultOpResultCap    = 1_000_000
 	DefaultOpShardTimeout = 30 * time.Second
+	DefaultOpResultBytes  = 256 << 20
 )
 
 // OpRequest starts an operation.
@@ -170,149 +140,23 @@ type Op struct {
 	Flows Results
 }
 
-// Results are the flows an operation found, kept in the chunks the shards
-// collected them in (a million results are never copied into one slice).
-// Immutable once the operation has ended; copies share the chunks.
-type Results struct {
-	chunks [][]FlowResult
-	starts []int // starts[i] is the index of chunks[i][0]
-	n      int
-}
-
-// Len is the number of results.
-func (r *Results) Len() int { return r.n }
-
-// At returns result i, 0 <= i < Len(). The pointer is into shared,
-// read-only memory.
-func (r *Results) At(i int) *FlowResult {
-	c, _ := slices.BinarySearch(r.starts, i+1)
-	c--
-	return &r.chunks[c][i-r.starts[c]]
-}
-
-// Page returns a copy of results [from, from+n), cut at Len().
-func (r *Results) Page(from, n int) []FlowResult {
-	if from < 0 || from >= r.n || n <= 0 {
-		return nil
-	}
-	to := min(from+n, r.n)
-	out := make([]FlowResult, 0, to-from)
-	for i := from; i < to; {
-		c, _ := slices.BinarySearch(r.starts, i+1)
-		c--
-		chunk := r.chunks[c][i-r.starts[c]:]
-		chunk = chunk[:min(len(chunk), to-i)]
-		out = append(out, chunk...)
-		i += len(chunk)
-	}
-	return out
-}
-
-// All returns every result, in one new slice.
-func (r *Results) All() []FlowResult { return r.Page(0, r.n) }
-
-// NewResults wraps flows as Results (for tests and other backends).
-func NewResults(flows []FlowResult) Results {
-	var r Results
-	if len(flows) > 0 {
-		r.add(flows)
-	}
-	return r
-}
-
-func (r *Results) add(c []FlowResult) {
-	r.chunks = append(r.chunks, c)
-	r.starts = append(r.starts, r.n)
-	r.n += len(c)
-}
-
-// FlowResult is one flow of an operation's results, as the scan saw it:
-// 56 bytes, pointer-free, so a million of them cost the garbage collector
-// nothing to keep.
-type FlowResult struct {
-	// Bytes is the IP-layer bytes of both directions.
-	Bytes int64
-	// Src is the initiator's address, Dst the responder's (IPv4 in the
-	// first 4 bytes).
-	Src, Dst [16]byte
-	// SrcPort and DstPort are 0 for protocols without ports.
-	SrcPort, DstPort uint16
-	Proto            uint8
-	Family           uint8 // 4 or 6
-	// Age is the engine clock at the scan minus the flow's first packet,
-	// in whole seconds; Packets counts both directions. Both are clamped to
-	// 2^31-1 (the AWS shapes are 32-bit).
-	Age     int32
-	Packets int32
-}
-
-func (r *FlowResult) addr(a *[16]byte) netip.Addr {
-	if r.Family == 4 {
-		return netip.AddrFrom4([4]byte(a[:4]))
-	}
-	return netip.AddrFrom16(*a)
-}
-
-// SrcAddr and DstAddr return the initiator's and the responder's address.
-func (r *FlowResult) SrcAddr() netip.Addr { return r.addr(&r.Src) }
-
-// DstAddr: see SrcAddr.
-func (r *FlowResult) DstAddr() netip.Addr { return r.addr(&r.Dst) }
-
-// SrcCIDR and DstCIDR format the addresses as /32 or /128 CIDRs, as the
-// AWS Address shape carries them.
-func (r *FlowResult) SrcCIDR() string { return cidr(r.SrcAddr()) }
-
-// DstCIDR: see SrcCIDR.
-func (r *FlowResult) DstCIDR() string { return cidr(r.DstAddr()) }
-
-func cidr(a netip.Addr) string {
-	b := a.AppendTo(make([]byte, 0, 48))
-	b = append(b, '/')
-	return string(strconv.AppendInt(b, int64(a.BitLen()), 10))
-}
-
-// makeResult turns a flow found by a scan at engine time now into a result.
-func makeResult(f *flowtable.Flow, now int64) FlowResult {
-	r := FlowResult{Proto: f.Key.Proto, Family: f.Key.Family}
-	src, sp := f.SrcRaw()
-	dst, dp := f.DstRaw()
-	r.Src, r.Dst = *src, *dst
-	if decode.HasPorts(f.Key.Proto) {
-		r.SrcPort, r.DstPort = sp, dp
-	}
-	r.Age = clamp32(ageSeconds(f, now))
-	r.Packets = clamp32(int64(min(f.TotalPkts(), math.MaxInt32)))
-	r.Bytes = int64(min(f.TotalIPBytes(), math.MaxInt64))
-	return r
-}
-
-// ageSeconds is the flow's age at now in whole seconds, never negative.
-func ageSeconds(f *flowtable.Flow, now int64) int64 {
-	if now <= f.First {
-		return 0
-	}
-	return (now - f.First) / int64(time.Second)
-}
-
-func clamp32(v int64) int32 { return int32(min(max(v, 0), math.MaxInt32)) }
-
 // Ops runs and remembers the flow operations of one engine (one firewall).
 type Ops struct {
-	e         *Engine
-	cfg       OpsConfig
-	endpoints []Endpoint
-	// srcEP[i] is the endpoint of source i, -1 for none.
-	srcEP []int
+	e   *Engine
+	cfg OpsConfig
+	fw  *firewall
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	closed bool
-	byID   map[string]*opState
-	order  []*opState // oldest first
+	mu        sync.Mutex
+	closed    bool
+	byID      map[string]*opState
+	order     []*opState           // oldest first
+	retained  int64                // bytes of the results of ended operations kept
+	released  map[string]time.Time // ids released early, with their request time
+	releasedN uint64
 }
 
 type opState struct {
@@ -333,6 +177,9 @@ func NewOps(e *Engine, cfg OpsConfig) (*Ops, error) {
 	if cfg.ShardTimeout == 0 {
 		cfg.ShardTimeout = DefaultOpShardTimeout
 	}
+	if cfg.MaxResultBytes == 0 {
+		cfg.MaxResultBytes = DefaultOpResultBytes
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -343,37 +190,11 @@ func NewOps(e *Engine, cfg OpsConfig) (*Ops, error) {
 		return nil, fmt.Errorf("engine: operation result cap %d is negative", cfg.ResultCap)
 	case cfg.ShardTimeout < 0:
 		return nil, fmt.Errorf("engine: operation shard timeout %v is negative", cfg.ShardTimeout)
+	case cfg.MaxResultBytes < 0:
+		return nil, fmt.Errorf("engine: operation results bound %d is negative", cfg.MaxResultBytes)
 	}
-	infos := e.SourceInfos()
-	eps := slices.Clone(cfg.Endpoints)
-	for _, in := range infos {
-		i := slices.IndexFunc(eps, func(ep Endpoint) bool {
-			return ep.AvailabilityZone == in.AvailabilityZone && ep.VpcEndpointID == in.VpcEndpointID
-		})
-		if i < 0 {
-			eps = append(eps, Endpoint{AvailabilityZone: in.AvailabilityZone, VpcEndpointID: in.VpcEndpointID})
-			i = len(eps) - 1
-		}
-		if in.AssociationArn != "" {
-			eps[i].AssociationArn = in.AssociationArn
-		}
-	}
-	if len(eps) == 0 {
-		// No sources yet: one unnamed endpoint, so that unscoped operations
-		// run (on an empty table) and throttle each other.
-		eps = []Endpoint{{}}
-	}
-	o := &Ops{e: e, cfg: cfg, endpoints: eps, byID: make(map[string]*opState)}
-	for _, in := range infos {
-		ep := -1
-		for i := range eps {
-			if eps[i].AvailabilityZone == in.AvailabilityZone && eps[i].VpcEndpointID == in.VpcEndpointID {
-				ep = i
-				break
-			}
-		}
-		o.srcEP = append(o.srcEP, ep)
-	}
+	o := &Ops{e: e, cfg: cfg, fw: newFirewall(cfg.Endpoints, e.SourceInfos()),
+		byID: make(map[string]*opState), released: make(map[string]time.Time)}
 	o.ctx, o.cancel = context.WithCancel(context.Background())
 	return o, nil
 }
@@ -381,91 +202,6 @@ func NewOps(e *Engine, cfg OpsConfig) (*Ops, error) {
 // Status returns the engine's counters (for the API's /status and
 // /metrics, so that one value serves everything the API needs).
 func (o *Ops) Status() Status { return o.e.Status() }
-
-// resolve returns the endpoints in scope s, ascending; a member that names
-// nothing of this firewall is a *ScopeError.
-func (o *Ops) resolve(s Scope) ([]int, error) {
-	var eps []int
-	for i := range o.endpoints {
-		eps = append(eps, i)
-	}
-	var given []string // the members narrowed by so far, for messages
-	narrow := func(member, value string, field func(*Endpoint) string, what string) error {
-		var known []string
-		kept := eps[:0:0]
-		found := false
-		for i := range o.endpoints {
-			v := field(&o.endpoints[i])
-			if v != "" && !slices.Contains(known, v) {
-				known = append(known, v)
-			}
-			if v == value {
-				found = true
-			}
-		}
-		if !found {
-			msg := strconv.Quote(value) + " is not " + what + " of this firewall"
-			if len(known) > 0 {
-				msg += " (it has " + joinQuoted(known) + ")"
-			}
-			return &ScopeError{Member: member, Msg: msg}
-		}
-		for _, i := range eps {
-			if field(&o.endpoints[i]) == value {
-				kept = append(kept, i)
-			}
-		}
-		if len(kept) == 0 {
-			return &ScopeError{Member: member, Msg: strconv.Quote(value) + " is not in " + strings.Join(given, " and ")}
-		}
-		eps = kept
-		given = append(given, member+" "+strconv.Quote(value))
-		return nil
-	}
-	if s.AvailabilityZone != "" {
-		if err := narrow("AvailabilityZone", s.AvailabilityZone, func(e *Endpoint) string { return e.AvailabilityZone }, "an Availability Zone"); err != nil {
-			return nil, err
-		}
-	}
-	if s.VpcEndpointID != "" {
-		if err := narrow("VpcEndpointId", s.VpcEndpointID, func(e *Endpoint) string { return e.VpcEndpointID }, "a VPC endpoint"); err != nil {
-			return nil, err
-		}
-	}
-	if s.VpcEndpointAssociationArn != "" {
-		if err := narrow("VpcEndpointAssociationArn", s.VpcEndpointAssociationArn, func(e *Endpoint) string { return e.AssociationArn }, "a VPC endpoint association"); err != nil {
-			return nil, err
-		}
-	}
-	return eps, nil
-}
-
-func joinQuoted(vs []string) string {
-	const most = 8
-	var b []byte
-	for i, v := range vs {
-		if i == most {
-			b = fmt.Appendf(b, ", and %d more", len(vs)-most)
-			break
-		}
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = strconv.AppendQuote(b, v)
-	}
-	return string(b)
-}
-
-// zones returns the Availability Zones of endpoints eps.
-func (o *Ops) zones(eps []int) []string {
-	var azs []string
-	for _, i := range eps {
-		if az := o.endpoints[i].AvailabilityZone; !slices.Contains(azs, az) {
-			azs = append(azs, az)
-		}
-	}
-	return azs
-}
 
 // Start begins an operation and returns it IN_PROGRESS. It fails with a
 // *ScopeError (ErrScope) for a scope that names nothing of this firewall
@@ -478,11 +214,11 @@ func (o *Ops) Start(req OpRequest) (Op, error) {
 	if req.Filters == nil {
 		return Op{}, errors.New("engine: operation without filters")
 	}
-	eps, err := o.resolve(req.Scope)
+	eps, err := o.fw.resolve(req.Scope)
 	if err != nil {
 		return Op{}, err
 	}
-	azs := o.zones(eps)
+	azs := o.fw.zones(eps)
 	now := o.cfg.Now()
 
 	o.mu.Lock()
@@ -495,7 +231,7 @@ func (o *Ops) Start(req OpRequest) (Op, error) {
 		if st.op.Status != OpInProgress {
 			continue
 		}
-		for _, az := range o.zones(st.eps) {
+		for _, az := range o.fw.zones(st.eps) {
 			if slices.Contains(azs, az) {
 				zone := strconv.Quote(az)
 				if az == "" {
@@ -522,7 +258,7 @@ func (o *Ops) Start(req OpRequest) (Op, error) {
 	o.byID[st.op.ID] = st
 	o.order = append(o.order, st)
 	o.wg.Add(1)
-	go o.run(st, req.Filters, o.sourcesIn(req.Scope, eps))
+	go o.run(st, req.Filters, o.fw.sourcesIn(req.Scope, eps))
 	return st.op, nil
 }
 
@@ -536,23 +272,13 @@ func (o *Ops) newID() string {
 	}
 }
 
-// sourcesIn returns, per source id, whether the source is in scope; nil
-// means every source (an unscoped operation).
-func (o *Ops) sourcesIn(s Scope, eps []int) []bool {
-	if s.IsZero() {
-		return nil
-	}
-	in := make([]bool, len(o.srcEP))
-	for i, ep := range o.srcEP {
-		in[i] = ep >= 0 && slices.Contains(eps, ep)
-	}
-	return in
-}
-
 // run scans the table for st and records the outcome.
 func (o *Ops) run(st *opState, set *filter.Set, sources []bool) {
 	defer o.wg.Done()
-	res, err := o.scan(set, sources, st.op.Type == OpFlush)
+	res, err := o.e.Scan(o.ctx, ScanRequest{
+		Filters: set, Sources: sources, Flush: st.op.Type == OpFlush,
+		Limit: o.cfg.ResultCap, ShardTimeout: o.cfg.ShardTimeout,
+	})
 
 	op := st.op
 	op.Finished = o.cfg.Now()
@@ -560,16 +286,15 @@ func (o *Ops) run(st *opState, set *filter.Set, sources []bool) {
 	case err != nil:
 		op.Status, op.StatusMessage = OpFailed, MsgOpError
 	default:
-		op.Matched = res.matched
-		op.Flows = res.flows
+		op.Matched = res.Matched
+		op.Flows = res.Flows
 		capMsg := "Result limit of " + strconv.Itoa(o.cfg.ResultCap) + " flows reached"
-		truncated := res.matched > res.flows.Len()
 		switch {
-		case res.late > 0 && truncated:
+		case res.ShardsLate > 0 && res.Truncated():
 			op.Status, op.StatusMessage = OpCompletedWithErrors, MsgTimeout+" and "+capMsg
-		case res.late > 0:
+		case res.ShardsLate > 0:
 			op.Status, op.StatusMessage = OpCompletedWithErrors, MsgTimeout
-		case truncated:
+		case res.Truncated():
 			op.Status, op.StatusMessage = OpCompletedWithErrors, capMsg
 		default:
 			op.Status = OpCompleted
@@ -577,129 +302,89 @@ func (o *Ops) run(st *opState, set *filter.Set, sources []bool) {
 	}
 	o.mu.Lock()
 	st.op = op
+	o.retained += op.Flows.Bytes()
+	o.boundLocked(st)
 	o.mu.Unlock()
 	close(st.done)
 }
 
-// scanResult is what an operation's scan found.
-type scanResult struct {
-	flows   Results // at most the result cap
-	matched int     // in the shards that answered
-	late    int     // shards that did not answer in time
-}
-
-// resultChunk is how many results a shard collects per allocation (about
-// 900 KiB): chunks grow a shard's results without copying them.
-const resultChunk = 16 << 10
-
-// shardPart is one shard's share of a scan, written by the shard's worker.
-type shardPart struct {
-	chunks  [][]FlowResult
-	kept    int
-	matched int
-}
-
-// scan runs the operation's predicate in every shard, between batches, on
-// the shards' own workers (Engine.Do), and turns the matching flows into
-// results right there: a 56-byte FlowResult per flow instead of a copy of
-// the 112-byte table Flow (what Engine.Scan would hand back), which over a
-// million flows is the difference between about 40 ms and 500 ms (on the
-// 2-core test VM, 2026-11). With
-// flush set, matching flows end with reason flush, all of them, past the
-// result cap too. A shard that has not answered within the shard timeout is
-// late: its flows are missing (it still runs the scan, and so still
-// flushes, when it gets to it).
-func (o *Ops) scan(set *filter.Set, sources []bool, flush bool) (scanResult, error) {
-	now := o.e.Now()
-	limit := o.cfg.ResultCap
-	parts := make([]shardPart, o.e.Workers())
-	var abandoned atomic.Bool // the results of late shards are no longer wanted
-	fn := func(shard int, s *flowtable.Shard) {
-		p := &parts[shard]
-		keep := !abandoned.Load()
-		var chunk []FlowResult
-		s.Range(func(f *flowtable.Flow) bool {
-			if sources != nil && (int(f.Source) >= len(sources) || !sources[f.Source]) {
-				return true
-			}
-			if !matchFlow(set, f, now) {
-				return true
-			}
-			p.matched++
-			if keep && p.kept < limit {
-				if len(chunk) == cap(chunk) {
-					if chunk != nil {
-						p.chunks = append(p.chunks, chunk)
-					}
-					chunk = make([]FlowResult, 0, min(resultChunk, s.Len(), limit-p.kept))
-				}
-				chunk = append(chunk, makeResult(f, now))
-				p.kept++
-			}
-			if flush {
-				s.Remove(f, flowtable.ReasonFlush)
-			}
-			return true
-		})
-		if len(chunk) > 0 {
-			p.chunks = append(p.chunks, chunk)
-		}
-	}
-	finished, err := o.e.DoWithin(o.ctx, o.cfg.ShardTimeout, fn)
-	abandoned.Store(true)
-	if err != nil {
-		return scanResult{}, err // closing: the operation fails
-	}
-	var res scanResult
-	for i := range parts {
-		p := &parts[i]
-		if !finished[i] {
-			res.late++
-			continue
-		}
-		res.matched += p.matched
-		for _, c := range p.chunks {
-			if c = c[:min(len(c), limit-res.flows.Len())]; len(c) > 0 {
-				res.flows.add(c)
-			}
-		}
-	}
-	return res, nil
-}
-
-// MatchFilters returns set as a scan predicate (ScanRequest.Match): the
-// flow's initiator is the filters' source, its age is counted at the scan's
-// engine time. It does not allocate.
-func MatchFilters(set *filter.Set) func(f *flowtable.Flow, now int64) bool {
-	return func(f *flowtable.Flow, now int64) bool { return matchFlow(set, f, now) }
-}
-
-// matchFlow applies a compiled filter set to a table flow at engine time
-// now. It does not allocate.
-func matchFlow(set *filter.Set, f *flowtable.Flow, now int64) bool {
-	var ff filter.Flow
-	src, sp := f.SrcRaw()
-	dst, dp := f.DstRaw()
-	ff.Src, ff.Dst = *src, *dst
-	ff.SrcPort, ff.DstPort = sp, dp
-	ff.Family, ff.Proto = f.Key.Family, f.Key.Proto
-	ff.AgeSeconds = ageSeconds(f, now)
-	return set.Match(&ff)
-}
-
-// purgeLocked forgets the finished operations older than the retention.
+// purgeLocked forgets the ended operations older than the retention, and
+// the names of released ones as they would have expired.
 func (o *Ops) purgeLocked(now time.Time) {
 	cut := now.Add(-o.cfg.Retention)
+	o.forgetLocked(func(st *opState) bool { return !st.op.Requested.After(cut) }, false)
+	for id, req := range o.released {
+		if !req.After(cut) {
+			delete(o.released, id)
+		}
+	}
+}
+
+// forgetLocked forgets the ended operations for which drop says so, oldest
+// first; with release set it remembers their ids as released (so asking
+// for one says why it is gone) and stops as soon as the results kept are
+// within the bound.
+func (o *Ops) forgetLocked(drop func(*opState) bool, release bool) {
 	kept := o.order[:0]
 	for _, st := range o.order {
-		if st.op.Status != OpInProgress && !st.op.Requested.After(cut) {
+		over := !release || o.retained > o.cfg.MaxResultBytes
+		if over && st.op.Status != OpInProgress && drop(st) {
 			delete(o.byID, st.op.ID)
+			o.retained -= st.op.Flows.Bytes()
+			if release {
+				o.released[st.op.ID] = st.op.Requested
+				o.releasedN++
+			}
 			continue
 		}
 		kept = append(kept, st)
 	}
 	clear(o.order[len(kept):])
 	o.order = kept
+}
+
+// boundLocked releases ended operations, oldest first and newest last,
+// until the results kept are within MaxResultBytes.
+func (o *Ops) boundLocked(newest *opState) {
+	if o.retained <= o.cfg.MaxResultBytes {
+		return
+	}
+	o.forgetLocked(func(st *opState) bool { return st != newest && st.op.Flows.Len() > 0 }, true)
+	o.forgetLocked(func(st *opState) bool { return st == newest }, true)
+}
+
+// notFoundLocked is the error for an operation id not kept: released, or
+// not found at all.
+func (o *Ops) notFoundLocked(id string) error {
+	if _, ok := o.released[id]; ok {
+		return fmt.Errorf("%w: the results of flow operation %s were released to keep the results of ended operations under %d bytes (the most kept at once); start the operation again",
+			ErrResultsReleased, id, o.cfg.MaxResultBytes)
+	}
+	return ErrOpNotFound
+}
+
+// OpStats says how much operations hold.
+type OpStats struct {
+	Kept        int    // operations kept (in progress or ended)
+	ResultBytes int64  // memory held by ended operations' results
+	MaxBytes    int64  // OpsConfig.MaxResultBytes
+	Released    uint64 // operations released early to stay under MaxBytes
+	ResultFlows int    // results held
+	InProgress  int    // operations in progress
+}
+
+// OpStats returns what operations hold now.
+func (o *Ops) OpStats() OpStats {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s := OpStats{Kept: len(o.order), ResultBytes: o.retained, MaxBytes: o.cfg.MaxResultBytes, Released: o.releasedN}
+	for _, st := range o.order {
+		s.ResultFlows += st.op.Flows.Len()
+		if st.op.Status == OpInProgress {
+			s.InProgress++
+		}
+	}
+	return s
 }
 
 // Op returns operation id. A non-zero scope must share an endpoint with the
@@ -709,7 +394,7 @@ func (o *Ops) Op(id string, scope Scope) (Op, error) {
 	var eps []int
 	if !scope.IsZero() {
 		var err error
-		if eps, err = o.resolve(scope); err != nil {
+		if eps, err = o.fw.resolve(scope); err != nil {
 			return Op{}, err
 		}
 	}
@@ -717,7 +402,10 @@ func (o *Ops) Op(id string, scope Scope) (Op, error) {
 	defer o.mu.Unlock()
 	o.purgeLocked(o.cfg.Now())
 	st, ok := o.byID[id]
-	if !ok || (eps != nil && !overlap(eps, st.eps)) {
+	if !ok {
+		return Op{}, o.notFoundLocked(id)
+	}
+	if eps != nil && !overlap(eps, st.eps) {
 		return Op{}, ErrOpNotFound
 	}
 	return st.op, nil
@@ -727,9 +415,13 @@ func (o *Ops) Op(id string, scope Scope) (Op, error) {
 func (o *Ops) Wait(ctx context.Context, id string) (Op, error) {
 	o.mu.Lock()
 	st, ok := o.byID[id]
+	var err error
+	if !ok {
+		err = o.notFoundLocked(id)
+	}
 	o.mu.Unlock()
 	if !ok {
-		return Op{}, ErrOpNotFound
+		return Op{}, err
 	}
 	select {
 	case <-st.done:
@@ -753,7 +445,7 @@ func (o *Ops) List(req ListRequest) ([]Op, error) {
 	var eps []int
 	if !req.Scope.IsZero() {
 		var err error
-		if eps, err = o.resolve(req.Scope); err != nil {
+		if eps, err = o.fw.resolve(req.Scope); err != nil {
 			return nil, err
 		}
 	}
@@ -774,15 +466,6 @@ func (o *Ops) List(req ListRequest) ([]Op, error) {
 	// Start order is request order unless the wall clock stepped back.
 	slices.SortStableFunc(out, func(a, b Op) int { return b.Requested.Compare(a.Requested) })
 	return out, nil
-}
-
-func overlap(a, b []int) bool {
-	for _, x := range a {
-		if slices.Contains(b, x) {
-			return true
-		}
-	}
-	return false
 }
 
 // Close cancels the scans in progress (they end FAILED), waits for them, and

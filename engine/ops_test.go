@@ -129,8 +129,8 @@ func TestOpsCaptureThenFlush(t *testing.T) {
 			if fl.Status != OpCompleted || fl.Flows.Len() != 8 {
 				t.Fatalf("flush: %s, %d flows", fl.Status, fl.Flows.Len())
 			}
-			if st := e.Status(); st.Table.Active != 12 || st.Table.Ended[flowtable.ReasonFlush] != 8 {
-				t.Fatalf("after flush: %d active, %d flushed", st.Table.Active, st.Table.Ended[flowtable.ReasonFlush])
+			if st := e.Status(); st.Table.Active != 12 || st.Table.Ended[ReasonFlush] != 8 {
+				t.Fatalf("after flush: %d active, %d flushed", st.Table.Active, st.Table.Ended[ReasonFlush])
 			}
 			again := runOp(t, o, OpRequest{Type: OpCapture, Filters: set})
 			if again.Status != OpCompleted || again.Flows.Len() != 0 || again.Matched != 0 {
@@ -141,14 +141,14 @@ func TestOpsCaptureThenFlush(t *testing.T) {
 				t.Fatalf("capture all after flush: %d flows, want 12", all.Flows.Len())
 			}
 			o.Close()
-			if err := e.Stop(flowtable.ReasonShutdown); err != nil {
+			if err := e.Stop(ReasonShutdown); err != nil {
 				t.Fatal(err)
 			}
-			n := map[flowtable.EndReason]int{}
+			n := map[EndReason]int{}
 			for _, f := range sink.flows {
 				n[f.Reason]++
 			}
-			if n[flowtable.ReasonFlush] != 8 || n[flowtable.ReasonShutdown] != 12 {
+			if n[ReasonFlush] != 8 || n[ReasonShutdown] != 12 {
 				t.Fatalf("sinks saw %v", n)
 			}
 
@@ -187,7 +187,7 @@ func twoZones(t *testing.T, cfg Config) *Engine {
 
 func TestOpsScope(t *testing.T) {
 	e := twoZones(t, Config{Workers: 2})
-	defer e.Stop(flowtable.ReasonActive)
+	defer e.Stop(ReasonActive)
 	assoc := "arn:aws:network-firewall:us-east-1:123456789012:vpc-endpoint-association/x"
 	o := newOps(t, e, OpsConfig{Endpoints: []Endpoint{
 		{AvailabilityZone: "us-east-1a", VpcEndpointID: "vpce-a"},
@@ -276,7 +276,7 @@ func blockWorker(t *testing.T, e *Engine, w int) func() {
 
 func TestOpsThrottlePerZone(t *testing.T) {
 	e := twoZones(t, Config{Workers: 1})
-	defer e.Stop(flowtable.ReasonActive)
+	defer e.Stop(ReasonActive)
 	o := newOps(t, e, OpsConfig{})
 	any := compile(t, 0, filter.Filter{})
 	unblock := blockWorker(t, e, 0)
@@ -311,7 +311,7 @@ func TestOpsThrottlePerZone(t *testing.T) {
 
 func TestOpsShardLate(t *testing.T) {
 	e := startEngine(t, Config{Workers: 2}, udpPairs(t, 20), nil)
-	defer e.Stop(flowtable.ReasonActive)
+	defer e.Stop(ReasonActive)
 	o := newOps(t, e, OpsConfig{ShardTimeout: 50 * time.Millisecond})
 	unblock := blockWorker(t, e, 1)
 	op := runOp(t, o, OpRequest{Type: OpCapture, Filters: compile(t, 0, filter.Filter{})})
@@ -323,7 +323,7 @@ func TestOpsShardLate(t *testing.T) {
 
 func TestOpsResultCap(t *testing.T) {
 	e := startEngine(t, Config{Workers: 3}, udpPairs(t, 20), nil)
-	defer e.Stop(flowtable.ReasonActive)
+	defer e.Stop(ReasonActive)
 	o := newOps(t, e, OpsConfig{ResultCap: 5})
 	op := runOp(t, o, OpRequest{Type: OpFlush, Filters: compile(t, 0, filter.Filter{})})
 	if op.Status != OpCompletedWithErrors || op.StatusMessage != "Result limit of 5 flows reached" || op.Flows.Len() != 5 || op.Matched != 20 {
@@ -335,7 +335,7 @@ func TestOpsResultCap(t *testing.T) {
 	}
 	// Exactly at the cap is complete.
 	e2 := startEngine(t, Config{}, udpPairs(t, 5), nil)
-	defer e2.Stop(flowtable.ReasonActive)
+	defer e2.Stop(ReasonActive)
 	o2 := newOps(t, e2, OpsConfig{ResultCap: 5})
 	if op := runOp(t, o2, OpRequest{Type: OpCapture, Filters: compile(t, 0, filter.Filter{})}); op.Status != OpCompleted || op.Flows.Len() != 5 {
 		t.Fatalf("at the cap: %s, %d flows", op.Status, op.Flows.Len())
@@ -344,7 +344,7 @@ func TestOpsResultCap(t *testing.T) {
 
 func TestOpsFailedOnClose(t *testing.T) {
 	e := startEngine(t, Config{}, udpPairs(t, 3), nil)
-	defer e.Stop(flowtable.ReasonActive)
+	defer e.Stop(ReasonActive)
 	o := newOps(t, e, OpsConfig{})
 	unblock := blockWorker(t, e, 0)
 	defer unblock()
@@ -364,7 +364,7 @@ func TestOpsFailedOnClose(t *testing.T) {
 
 func TestOpsRetention(t *testing.T) {
 	e := startEngine(t, Config{}, udpPairs(t, 3), nil)
-	defer e.Stop(flowtable.ReasonActive)
+	defer e.Stop(ReasonActive)
 	var mu sync.Mutex
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }

@@ -1,12 +1,10 @@
 package engine
 
 import (
-	"context"
 	"unsafe"
 
 	"github.com/flowd/flowd/capture"
 	"github.com/flowd/flowd/decode"
-	"github.com/flowd/flowd/flowtable"
 )
 
 // With several workers, a source that decoded every frame itself would cap
@@ -26,27 +24,6 @@ import (
 // all, which is what keeps 2 workers on 2 cores from 2×; on more cores the
 // reading goroutine's share (read, copy, deal: ~30 ns a packet) is the cap.
 
-// rawBatch carries frames from the reading goroutine to a decoder and the
-// decoded packets back.
-type rawBatch struct {
-	data   []byte          // the frames' bytes, back to back
-	frames []capture.Frame // Data points into data
-	newest int64           // newest frame timestamp
-
-	// out holds the usable frames' packets, in frame order, filled by the
-	// decoder; frags the fragment details of those that are fragments
-	// (rare, so kept aside to keep out dense), each with its index in out.
-	out   []flowtable.Packet
-	frags []decodedFrag
-	errs  [decode.NumReasons]uint64
-	done  chan struct{}
-}
-
-type decodedFrag struct {
-	at int
-	x  fragInfo
-}
-
 // pipeline is a source's decoder pool.
 type pipeline struct {
 	work    chan *rawBatch // to the decoders
@@ -54,16 +31,11 @@ type pipeline struct {
 	pending []*rawBatch    // in flight, in read order
 }
 
-// startPipeline starts n decoders for s; they end when readAllPipelined
-// returns and closes their work channel.
+// startPipeline starts n decoders for s; stopPipeline ends them.
 func (s *source) startPipeline(n int) {
 	pl := &pipeline{work: make(chan *rawBatch, 2*n)}
 	for range 2 * n {
-		pl.free = append(pl.free, &rawBatch{
-			frames: make([]capture.Frame, 0, s.e.cfg.BatchSize),
-			out:    make([]flowtable.Packet, 0, s.e.cfg.BatchSize),
-			done:   make(chan struct{}, 1),
-		})
+		pl.free = append(pl.free, newRawBatch(s.e.cfg.BatchSize, s.e.cfg.BatchSize))
 	}
 	for range n {
 		go decodeLoop(pl.work, s.id)
@@ -80,65 +52,42 @@ func decodeLoop(work <-chan *rawBatch, src uint16) {
 	}
 }
 
-// decodeBatch decodes rb's frames into rb.out and rb.frags.
-func decodeBatch(rb *rawBatch, d *decode.Packet, src uint16) {
-	var x fragInfo
-	rb.out = rb.out[:0]
-	rb.frags = rb.frags[:0]
-	rb.errs = [decode.NumReasons]uint64{}
-	for i := range rb.frames {
-		fr := &rb.frames[i]
-		d.Decode(fr.Data, fr.LinkType)
-		if d.Reason != decode.ReasonOK {
-			rb.errs[d.Reason]++
-			continue
-		}
-		rb.out = rb.out[:len(rb.out)+1]
-		p := &rb.out[len(rb.out)-1]
-		p.Time = fr.Timestamp
-		p.FrameLen = uint32(len(fr.Data))
-		prepare(d, p, &x, src)
-		if x.kind != fragNone {
-			rb.frags = append(rb.frags, decodedFrag{at: len(rb.out) - 1, x: x})
-		}
+// send copies a batch of frames (valid only until the next read) and hands
+// it to the decoders, then deals out, in read order, whatever batches have
+// come back decoded, without waiting.
+func (s *source) send(frames []capture.Frame, newest int64, bytes uint64) {
+	pl := s.pipe
+	if len(pl.free) == 0 {
+		s.finishOldest()
+	}
+	rb := pl.free[len(pl.free)-1]
+	pl.free = pl.free[:len(pl.free)-1]
+	fill(rb, frames, bytes)
+	rb.newest = newest
+	pl.pending = append(pl.pending, rb)
+	pl.work <- rb
+	for len(pl.pending) > 0 && len(pl.pending[0].done) > 0 {
+		s.finishOldest()
 	}
 }
 
-// readAllPipelined is readAll with decoding spread over the pipeline.
-func (s *source) readAllPipelined(ctx context.Context) error {
-	pl := s.pipe
-	defer close(pl.work)
-	for ctx.Err() == nil {
-		if len(pl.free) == 0 {
-			s.finishOldest()
-		}
-		n, err := s.src.ReadBatch(s.frames)
-		if n > 0 {
-			rb := pl.free[len(pl.free)-1]
-			pl.free = pl.free[:len(pl.free)-1]
-			s.fill(rb, s.frames[:n])
-			// Move the engine clock first, so no worker ever sees a packet
-			// newer than the clock it sweeps with.
-			s.e.clock.observe(rb.newest)
-			pl.pending = append(pl.pending, rb)
-			pl.work <- rb
-		}
-		// Deal out whatever has come back, in order, without waiting.
-		for len(pl.pending) > 0 && len(pl.pending[0].done) > 0 {
-			s.finishOldest()
-		}
-		s.publish(false, nil)
-		if err != nil {
-			for len(pl.pending) > 0 {
-				s.finishOldest()
-			}
-			return err
-		}
-	}
-	for len(pl.pending) > 0 {
+// stopPipeline deals out every batch in flight and ends the decoders.
+func (s *source) stopPipeline() {
+	for len(s.pipe.pending) > 0 {
 		s.finishOldest()
 	}
-	return nil
+	close(s.pipe.work)
+}
+
+// finishOldest waits for the oldest batch in flight and finishes it.
+func (s *source) finishOldest() {
+	pl := s.pipe
+	rb := pl.pending[0]
+	<-rb.done
+	copy(pl.pending, pl.pending[1:])
+	pl.pending = pl.pending[:len(pl.pending)-1]
+	s.finish(rb)
+	pl.free = append(pl.free, rb)
 }
 
 // fill copies frames (valid only until the next read) into rb. A capture
@@ -146,16 +95,8 @@ func (s *source) readAllPipelined(ctx context.Context) error {
 // stretch is copied with one memmove and the frames re-pointed into the copy
 // (a per-frame append measured 13 % of the reading goroutine's time);
 // frames from elsewhere are copied one by one.
-func (s *source) fill(rb *rawBatch, frames []capture.Frame) {
+func fill(rb *rawBatch, frames []capture.Frame, bytes uint64) {
 	rb.frames = rb.frames[:0]
-	rb.newest = 0
-	var bytes uint64
-	for i := range frames {
-		rb.newest = max(rb.newest, frames[i].Timestamp)
-		bytes += uint64(len(frames[i].Data))
-	}
-	s.st.frames += uint64(len(frames))
-	s.st.bytes += bytes
 	if first, n, ok := span(frames); ok {
 		if cap(rb.data) < n {
 			rb.data = make([]byte, 0, max(n, 2*cap(rb.data)))
@@ -206,30 +147,4 @@ func span(frames []capture.Frame) (first *byte, n int, ok bool) {
 		hi = a + uintptr(len(d))
 	}
 	return first, int(hi - lo), first != nil
-}
-
-// finishOldest waits for the oldest batch in flight, runs the fragment
-// tracker over its packets in order and deals them to the workers.
-func (s *source) finishOldest() {
-	pl := s.pipe
-	rb := pl.pending[0]
-	<-rb.done
-	copy(pl.pending, pl.pending[1:])
-	pl.pending = pl.pending[:len(pl.pending)-1]
-	for r, n := range rb.errs {
-		s.st.errors[r] += n
-	}
-	none := fragInfo{}
-	frags := rb.frags
-	for i := range rb.out {
-		p := &rb.out[i]
-		x := &none
-		if len(frags) > 0 && frags[0].at == i {
-			x = &frags[0].x
-			frags = frags[1:]
-		}
-		s.deal(p, x, false)
-	}
-	s.expireParked(rb.newest)
-	pl.free = append(pl.free, rb)
 }

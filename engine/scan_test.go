@@ -9,6 +9,7 @@ import (
 	"github.com/google/gopacket/layers"
 
 	"github.com/flowd/flowd/capture"
+	"github.com/flowd/flowd/filter"
 	"github.com/flowd/flowd/flowtable"
 )
 
@@ -56,46 +57,48 @@ func TestScanCaptureAndFlush(t *testing.T) {
 		// 20 flows, one second apart: all within the UDP new timeout (30 s).
 		e := startEngine(t, Config{Workers: workers}, udpPairs(t, 20), sink)
 		ctx := context.Background()
-		even := func(f *flowtable.Flow, now int64) bool {
-			_, sp := f.Src()
-			return sp%2 == 0
-		}
-		// Capture: 10 match, the table is unchanged, Limit caps the copies.
-		res, err := e.Scan(ctx, ScanRequest{Match: even, Limit: 4})
+		// Source ports 1000-1009: half the flows.
+		half := compile(t, 0, filter.Filter{SourcePort: str("1000:1009")})
+		// Capture: 10 match, the table is unchanged, Limit caps the results.
+		res, err := e.Scan(ctx, ScanRequest{Filters: half, Limit: 4})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Matched != 10 || len(res.Flows) != 4 || !res.Truncated {
-			t.Fatalf("%d workers: capture matched %d, returned %d, truncated %v", workers, res.Matched, len(res.Flows), res.Truncated)
+		if res.Matched != 10 || res.Flows.Len() != 4 || !res.Truncated() {
+			t.Fatalf("%d workers: capture matched %d, returned %d, truncated %v", workers, res.Matched, res.Flows.Len(), res.Truncated())
 		}
 		if res.Now != e.Now() || res.Now == 0 {
 			t.Errorf("scan clock %d, engine clock %d", res.Now, e.Now())
 		}
-		// Age is available to the predicate through the scan clock.
-		old := func(f *flowtable.Flow, now int64) bool { return now-f.First >= int64(10*time.Second) }
-		if res, _ := e.Scan(ctx, ScanRequest{Match: old}); res.Matched != 10 {
+		// Ages count at the scan clock.
+		old := compile(t, 10, filter.Filter{})
+		if res, _ := e.Scan(ctx, ScanRequest{Filters: old}); res.Matched != 10 {
 			t.Errorf("flows at least 10 s old: %d, want 10", res.Matched)
 		}
+		// A source out of scope is not scanned.
+		if res, _ := e.Scan(ctx, ScanRequest{Sources: []bool{false}}); res.Matched != 0 {
+			t.Errorf("out-of-scope source: %d flows matched", res.Matched)
+		}
 		// Flush: the matching flows end with reason flush and leave the table.
-		res, err = e.Scan(ctx, ScanRequest{Match: even, Remove: true, Reason: flowtable.ReasonFlush, Limit: 100})
-		if err != nil || res.Matched != 10 || len(res.Flows) != 10 || res.Truncated {
+		res, err = e.Scan(ctx, ScanRequest{Filters: half, Flush: true, Limit: 100})
+		if err != nil || res.Matched != 10 || res.Flows.Len() != 10 || res.Truncated() {
 			t.Fatalf("flush: %+v %v", res, err)
 		}
-		if st := e.Status(); st.Table.Active != 10 || st.Table.Ended[flowtable.ReasonFlush] != 10 {
-			t.Fatalf("after flush: %d active, %d flushed", st.Table.Active, st.Table.Ended[flowtable.ReasonFlush])
+		if st := e.Status(); st.Table.Active != 10 || st.Table.Ended[ReasonFlush] != 10 {
+			t.Fatalf("after flush: %d active, %d flushed", st.Table.Active, st.Table.Ended[ReasonFlush])
 		}
-		if res, _ := e.Scan(ctx, ScanRequest{Match: even}); res.Matched != 0 {
+		if res, _ := e.Scan(ctx, ScanRequest{Filters: half}); res.Matched != 0 {
 			t.Fatalf("flushed flows still match: %d", res.Matched)
 		}
 		// Stop with shutdown: the sinks see every flow end.
-		if err := e.Stop(flowtable.ReasonShutdown); err != nil {
+		if err := e.Stop(ReasonShutdown); err != nil {
 			t.Fatal(err)
 		}
-		reasons := map[flowtable.EndReason]int{}
+		reasons := map[EndReason]int{}
 		for _, f := range sink.flows {
 			reasons[f.Reason]++
 		}
-		if reasons[flowtable.ReasonFlush] != 10 || reasons[flowtable.ReasonShutdown] != 10 || len(sink.flows) != 20 {
+		if reasons[ReasonFlush] != 10 || reasons[ReasonShutdown] != 10 || len(sink.flows) != 20 {
 			t.Fatalf("sink saw %v (%d flows)", reasons, len(sink.flows))
 		}
 	}
@@ -106,17 +109,17 @@ func TestReplayTimeouts(t *testing.T) {
 	// have timed out by the end of the file (the final sweep finds them).
 	c := udpPairs(t, 20)
 	flows, st := c.run(Config{Table: flowtable.Config{Timeouts: flowtable.Timeouts{UDPNew: 5 * time.Second}}})
-	n := map[flowtable.EndReason]int{}
+	n := map[EndReason]int{}
 	for _, f := range flows {
 		n[f.Reason]++
 	}
 	// The last flow starts at 20 s; flows whose last packet is ≥ 5 s before
 	// it have expired: those at 1..15 s.
-	if n[flowtable.ReasonTimeout] != 15 || n[flowtable.ReasonActive] != 5 {
+	if n[ReasonTimeout] != 15 || n[ReasonActive] != 5 {
 		t.Fatalf("reasons %v, want 15 timeout and 5 active", n)
 	}
-	if st.Table.Ended[flowtable.ReasonTimeout] != 15 {
-		t.Errorf("status says %d timed out", st.Table.Ended[flowtable.ReasonTimeout])
+	if st.Table.Ended[ReasonTimeout] != 15 {
+		t.Errorf("status says %d timed out", st.Table.Ended[ReasonTimeout])
 	}
 }
 
@@ -138,7 +141,7 @@ func TestEmergencyThroughEngine(t *testing.T) {
 
 func TestScanShardTimeout(t *testing.T) {
 	e := startEngine(t, Config{Workers: 2}, udpPairs(t, 10), nil)
-	defer e.Stop(flowtable.ReasonActive)
+	defer e.Stop(ReasonActive)
 	block := make(chan struct{})
 	// Keep worker 1 busy so it cannot answer in time.
 	go e.workers[1].request(context.Background(), ctlReq{fn: func(int, *flowtable.Shard) { <-block }, done: make(chan struct{})})

@@ -8,13 +8,16 @@ import (
 	"github.com/flowd/flowd/flowtable"
 )
 
-// Sink receives flows that left the table (EVE, CSV, flow logs...). All
-// calls come from one goroutine.
+// Sink receives flows that left the table: every output (table, CSV, JSON,
+// EVE, and later flow logs and IPFIX) is a Sink added with Engine.AddSink.
+// All calls to one engine's sinks come from one goroutine of the engine's,
+// never from a worker, so a slow sink delays no packet (it can only make the
+// workers wait for room, or drop: Config.DropWhenSinksBehind).
 type Sink interface {
 	// FlowsEnded receives a batch of ended flows; the slice is reused after
 	// the call returns. An error stops no one: it is remembered and returned
 	// by Engine.Stop.
-	FlowsEnded(flows []flowtable.Flow) error
+	FlowsEnded(flows []Flow) error
 	// Close flushes and releases the sink after the last FlowsEnded.
 	Close() error
 }
@@ -23,13 +26,16 @@ type Sink interface {
 const sinkBatch = 256
 
 // sinkRunner moves ended flows from the workers to the sinks on a goroutine
-// of its own, so that slow output never runs on a worker.
+// of its own, so that slow output never runs on a worker. The workers hand
+// over table flows; the runner turns them into Flows there, off the packet
+// path.
 type sinkRunner struct {
-	sinks   []Sink
-	ch      chan []flowtable.Flow
-	free    chan []flowtable.Flow
-	done    chan struct{}
-	dropped atomic.Uint64 // flows dropped because the sinks fell behind
+	sinks     []Sink
+	ch        chan []flowtable.Flow
+	free      chan []flowtable.Flow
+	done      chan struct{}
+	dropped   atomic.Uint64 // flows dropped because the sinks fell behind
+	delivered atomic.Uint64 // flows handed to the sinks
 
 	errMu sync.Mutex
 	err   error
@@ -59,12 +65,18 @@ func (r *sinkRunner) newBatch() []flowtable.Flow {
 func (r *sinkRunner) start() {
 	go func() {
 		defer close(r.done)
+		out := make([]Flow, 0, sinkBatch)
 		for b := range r.ch {
+			out = out[:len(b)]
+			for i := range b {
+				flowOf(&b[i], &out[i])
+			}
 			for _, s := range r.sinks {
-				if err := s.FlowsEnded(b); err != nil {
+				if err := s.FlowsEnded(out); err != nil {
 					r.setErr(err)
 				}
 			}
+			r.delivered.Add(uint64(len(b)))
 			select {
 			case r.free <- b:
 			default:

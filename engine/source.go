@@ -14,16 +14,27 @@ import (
 
 // source reads one capture source, decodes its frames, and hands the packets
 // to the workers in batches.
+//
+// Every batch of frames takes the same steps, in one loop (readAll): count
+// it and move the engine clock; decode it into packets (decodeBatch: right
+// here with one worker, on the decoder pool with several, see pipeline.go);
+// then, in capture order, run the fragment tracker and deal the packets to
+// the workers that own their flows (finish).
 type source struct {
 	e    *Engine
 	id   uint16
 	src  capture.Source
 	info SourceInfo
+	// inline: one worker fed by this one source, so this goroutine updates
+	// the worker's shard itself until it ends, and no batch crosses
+	// goroutines (see worker.run).
+	inline bool
 
 	frames  []capture.Frame
 	dec     decode.Packet
+	local   *rawBatch        // the batch decoded on this goroutine (one worker)
 	out     []*batch         // the batch being filled for each worker
-	scratch flowtable.Packet // a parked fragment being released (frag.go)
+	scratch flowtable.Packet // a parked fragment being released
 	frag    fragTracker
 	pipe    *pipeline // decoders, with several workers (pipeline.go)
 
@@ -38,7 +49,6 @@ type source struct {
 type sourceCounters struct {
 	frames, bytes uint64
 	errors        [decode.NumReasons]uint64
-	fragOrphans   uint64 // later fragments whose first fragment never came
 }
 
 func newSource(e *Engine, id uint16, src capture.Source, info SourceInfo) *source {
@@ -46,28 +56,27 @@ func newSource(e *Engine, id uint16, src capture.Source, info SourceInfo) *sourc
 		frames: make([]capture.Frame, e.cfg.BatchSize),
 		out:    make([]*batch, len(e.workers)),
 	}
-	s.frag.init(int64(e.cfg.FragTimeout), e.cfg.FragMax)
+	s.frag.init(int64(e.cfg.FragTimeout), e.cfg.FragMax, id)
 	s.pub = SourceStatus{ID: id, Info: info}
 	return s
 }
 
 func (s *source) run(ctx context.Context, inline bool) {
 	defer s.e.srcWG.Done()
-	w0 := s.e.workers[0]
+	s.inline = inline
 	if inline {
 		// The shard is ours until we end; then the worker takes over.
-		defer close(w0.inlineDone)
+		defer close(s.e.workers[0].inlineDone)
 	}
-	var err error
 	if len(s.e.workers) > 1 {
 		s.startPipeline(len(s.e.workers))
-		err = s.readAllPipelined(ctx)
 	} else {
-		err = s.readAll(ctx, inline)
+		s.local = newRawBatch(0, s.e.cfg.BatchSize)
 	}
-	s.frag.expireAll(s)
+	err := s.readAll(ctx)
+	s.frag.expireAll()
 	for wi := range s.out {
-		s.flush(wi, inline)
+		s.flush(wi)
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		// A damaged file's error names the file already.
@@ -86,16 +95,20 @@ func (s *source) run(ctx context.Context, inline bool) {
 	s.publish(true, err)
 }
 
-// readAll reads and handles batches until the source ends, fails, or ctx
-// is done.
-func (s *source) readAll(ctx context.Context, inline bool) error {
-	w0 := s.e.workers[0]
+// readAll reads, decodes and deals batches until the source ends, fails,
+// or ctx is done.
+func (s *source) readAll(ctx context.Context) error {
+	if s.pipe != nil {
+		defer s.stopPipeline()
+	}
 	for ctx.Err() == nil {
 		n, err := s.src.ReadBatch(s.frames)
-		s.handle(s.frames[:n], inline)
+		if n > 0 {
+			s.take(s.frames[:n])
+		}
 		s.publish(false, nil)
-		if inline {
-			w0.pollCtl()
+		if s.inline {
+			s.e.workers[0].pollCtl()
 		}
 		if err != nil {
 			return err
@@ -104,73 +117,115 @@ func (s *source) readAll(ctx context.Context, inline bool) error {
 	return nil
 }
 
-// handle decodes a batch of frames and dispatches the packets, with one
-// worker (several use the decoder pool: pipeline.go).
-func (s *source) handle(frames []capture.Frame, inline bool) {
-	// Move the engine clock first, so no worker ever sees a packet newer
-	// than the clock it sweeps with.
+// take counts a batch of frames, moves the engine clock, and decodes the
+// batch (here, or on the decoder pool) and deals its packets out.
+func (s *source) take(frames []capture.Frame) {
 	var newest int64
+	var bytes uint64
 	for i := range frames {
 		newest = max(newest, frames[i].Timestamp)
+		bytes += uint64(len(frames[i].Data))
 	}
+	s.st.frames += uint64(len(frames))
+	s.st.bytes += bytes
+	// Move the engine clock first, so no worker ever sees a packet newer
+	// than the clock it sweeps with.
 	s.e.clock.observe(newest)
-
-	var x fragInfo
-	for i := range frames {
-		fr := &frames[i]
-		s.st.frames++
-		s.st.bytes += uint64(len(fr.Data))
-		d := &s.dec
-		d.Decode(fr.Data, fr.LinkType)
-		if d.Reason != decode.ReasonOK {
-			s.st.errors[d.Reason]++
-			continue
-		}
-		// The packet is built right in its batch.
-		p := s.slot(0)
-		p.Time = fr.Timestamp
-		p.FrameLen = uint32(len(fr.Data))
-		prepare(d, p, &x, s.id)
-		s.deal(p, &x, inline)
-	}
-	s.expireParked(newest)
-}
-
-// deal runs the fragment tracker over p, hands p to its worker, and then any
-// parked fragments that p, a first fragment, has released.
-func (s *source) deal(p *flowtable.Packet, x *fragInfo, inline bool) {
-	if !s.resolve(p, x) {
+	if s.pipe != nil {
+		s.send(frames, newest, bytes)
 		return
 	}
-	s.dispatch(p, inline)
-	if s.frag.ready > 0 {
-		s.frag.release(s, inline)
+	rb := s.local
+	rb.frames, rb.newest = frames, newest // decoded before the next read
+	decodeBatch(rb, &s.dec, s.id)
+	s.finish(rb)
+}
+
+// rawBatch is a batch of frames and, once decoded, their packets.
+type rawBatch struct {
+	data   []byte          // pipelined: the frames' bytes, back to back
+	frames []capture.Frame // pipelined: Data points into data
+	newest int64           // newest frame timestamp
+
+	// out holds the usable frames' packets, in frame order; frags the
+	// fragment details of those that are fragments (rare, so kept aside to
+	// keep out dense), each with its index in out.
+	out   []flowtable.Packet
+	frags []decodedFrag
+	errs  [decode.NumReasons]uint64
+	done  chan struct{} // pipelined: the decoder is done with it
+}
+
+type decodedFrag struct {
+	at int
+	x  fragInfo
+}
+
+func newRawBatch(frames, size int) *rawBatch {
+	return &rawBatch{
+		frames: make([]capture.Frame, 0, frames),
+		out:    make([]flowtable.Packet, 0, size),
+		done:   make(chan struct{}, 1),
 	}
 }
 
-// expireParked counts parked fragments older than the fragment timeout at
-// packet time newest as orphans.
-func (s *source) expireParked(newest int64) {
-	if len(s.frag.parked) > 0 && newest != 0 {
-		s.frag.expire(s, newest)
+// decodeBatch decodes rb's frames into rb.out and rb.frags.
+func decodeBatch(rb *rawBatch, d *decode.Packet, src uint16) {
+	var x fragInfo
+	rb.out = rb.out[:0]
+	rb.frags = rb.frags[:0]
+	rb.errs = [decode.NumReasons]uint64{}
+	for i := range rb.frames {
+		fr := &rb.frames[i]
+		d.Decode(fr.Data, fr.LinkType)
+		if d.Reason != decode.ReasonOK {
+			rb.errs[d.Reason]++
+			continue
+		}
+		rb.out = rb.out[:len(rb.out)+1]
+		p := &rb.out[len(rb.out)-1]
+		p.Time = fr.Timestamp
+		p.FrameLen = uint32(len(fr.Data))
+		prepare(d, p, &x, src)
+		if x.kind != fragNone {
+			rb.frags = append(rb.frags, decodedFrag{at: len(rb.out) - 1, x: x})
+		}
 	}
 }
 
-// fragInfo is what the fragment tracker needs of a packet: whether it is
-// the first or a later fragment of a datagram, the datagram, and (first
-// fragments) the transport protocol and ports the later ones will need.
-type fragInfo struct {
-	kind         uint8 // fragNone, fragFirst, fragLater
-	proto        uint8
-	sport, dport uint16
-	key          fragKey
+// finish takes a decoded batch: it counts its unusable frames, runs the
+// fragment tracker over its packets in capture order and deals them to the
+// workers.
+func (s *source) finish(rb *rawBatch) {
+	for r, n := range rb.errs {
+		s.st.errors[r] += n
+	}
+	if s.inline && len(rb.frags) == 0 && s.frag.ready == 0 {
+		// The common case, one worker and no fragments: the decoded packets
+		// are the batch; count them into the shard where they lie.
+		s.flush(0)
+		s.e.workers[0].process(rb.out)
+	} else {
+		none := fragInfo{}
+		frags := rb.frags
+		for i := range rb.out {
+			p := &rb.out[i]
+			x := &none
+			if len(frags) > 0 && frags[0].at == i {
+				x = &frags[0].x
+				frags = frags[1:]
+			}
+			if !s.frag.resolve(p, x) {
+				continue
+			}
+			s.dispatch(p)
+			for s.frag.popReady(&s.scratch) {
+				s.dispatch(&s.scratch)
+			}
+		}
+	}
+	s.frag.expire(rb.newest)
 }
-
-const (
-	fragNone = iota
-	fragFirst
-	fragLater
-)
 
 // prepare fills p (Time and FrameLen already set) and x from a decoded
 // frame. It depends on the frame alone, so decoders may run it in parallel;
@@ -215,62 +270,31 @@ func prepare(d *decode.Packet, p *flowtable.Packet, x *fragInfo, src uint16) {
 	p.Source = src
 }
 
-// resolve does the part of building a packet that depends on the packets
-// before it, in capture order: the fragment tracker. It returns false when a
-// later fragment must wait for its first fragment (it is parked).
-func (s *source) resolve(p *flowtable.Packet, x *fragInfo) bool {
-	switch x.kind {
-	case fragFirst:
-		s.frag.first(x.key, x.sport, x.dport, x.proto, p.Time)
-	case fragLater:
-		e, ok := s.frag.ports(x.key, p.Time)
-		if !ok {
-			s.frag.park(s, x.key, p)
-			return false
-		}
-		k := &x.key
-		p.Reverse = p.SetKey(&k.src, &k.dst, e.sport, e.dport, e.proto, k.family, k.vlan)
+// dispatch copies p into the batch of the worker that owns its flow.
+func (s *source) dispatch(p *flowtable.Packet) {
+	wi := 0
+	if len(s.out) > 1 {
+		wi = s.e.table.ShardOf(p)
 	}
-	return true
-}
-
-// slot returns the next free packet of worker wi's batch, to be filled in
-// place and then passed to dispatch.
-func (s *source) slot(wi int) *flowtable.Packet {
 	b := s.out[wi]
 	if b == nil {
 		b = <-s.e.workers[wi].free
 		s.out[wi] = b
 	}
-	return &b.pkts[:len(b.pkts)+1][len(b.pkts)]
-}
-
-// dispatch adds p to the batch of the worker that owns its flow: p is either
-// that batch's slot (one worker) or a packet to copy into it.
-func (s *source) dispatch(p *flowtable.Packet, inline bool) {
-	wi := 0
-	if len(s.out) > 1 {
-		wi = s.e.table.ShardOf(p)
-	}
-	dst := s.slot(wi)
-	if dst != p {
-		*dst = *p
-	}
-	b := s.out[wi]
-	b.pkts = b.pkts[:len(b.pkts)+1]
+	b.pkts = append(b.pkts, *p)
 	if len(b.pkts) == cap(b.pkts) {
-		s.flush(wi, inline)
+		s.flush(wi)
 	}
 }
 
 // flush hands worker wi's batch over (or, inline, counts it right here).
-func (s *source) flush(wi int, inline bool) {
+func (s *source) flush(wi int) {
 	b := s.out[wi]
 	if b == nil || len(b.pkts) == 0 {
 		return
 	}
 	w := s.e.workers[wi]
-	if inline {
+	if s.inline {
 		w.process(b.pkts)
 		b.pkts = b.pkts[:0]
 		return
@@ -285,7 +309,7 @@ func (s *source) publish(eof bool, err error) {
 	p := &s.pub
 	p.Frames, p.Bytes = s.st.frames, s.st.bytes
 	p.DecodeErrors = s.st.errors
-	p.FragmentsWithoutFirst = s.st.fragOrphans
+	p.FragmentsWithoutFirst = s.frag.orphans
 	p.Drops = cs.Drops
 	p.Offset, p.Size = cs.Offset, cs.Size
 	if eof {

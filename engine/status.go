@@ -2,7 +2,6 @@ package engine
 
 import (
 	"github.com/flowd/flowd/decode"
-	"github.com/flowd/flowd/flowtable"
 )
 
 // SourceStatus is what one source has done so far.
@@ -48,27 +47,29 @@ type Status struct {
 	// Packets is the number of packets counted into the table (ICMP errors
 	// that matched no flow included).
 	Packets uint64
-	Table   flowtable.Stats // summed over shards; Emergency if any shard is
+	Table   TableStats // summed over shards; Emergency if any shard is
 	// EmergencyShards is how many shards are in emergency mode now.
 	EmergencyShards int
 	// SinkDropped counts ended flows the sinks never saw because they fell
-	// behind (only with DropWhenSinksBehind).
-	SinkDropped uint64
-	Clock       int64 // engine clock, Unix ns
-	Workers     int
+	// behind (only with DropWhenSinksBehind); SinkDelivered those they got.
+	SinkDropped   uint64
+	SinkDelivered uint64
+	Clock         int64 // engine clock, Unix ns
+	Workers       int
 }
 
 // Status returns the engine's counters. Safe to call at any time from any
 // goroutine; the figures are as of each worker's and source's last batch.
 func (e *Engine) Status() Status {
-	st := Status{Clock: e.clock.now(), Workers: len(e.workers), SinkDropped: e.sinks.dropped.Load()}
+	st := Status{Clock: e.clock.now(), Workers: len(e.workers), SinkDropped: e.sinks.dropped.Load(),
+		SinkDelivered: e.sinks.delivered.Load()}
 	for _, s := range e.sources {
 		st.Sources = append(st.Sources, s.status())
 	}
 	for _, w := range e.workers {
 		ws := w.stats()
 		st.Packets += ws.packets
-		st.Table.Add(&ws.table)
+		st.Table.add(&ws.table)
 		if ws.table.Emergency {
 			st.EmergencyShards++
 		}

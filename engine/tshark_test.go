@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/flowd/flowd/bench/gen"
-	"github.com/flowd/flowd/flowtable"
 )
 
 // TestAgainstTshark replays generated captures through the engine and
@@ -53,9 +52,9 @@ func TestAgainstTshark(t *testing.T) {
 			got := map[convKey]*convCount{}
 			for i := range flows {
 				f := &flows[i]
-				src, sp := f.Src()
-				dst, dp := f.Dst()
-				k, rev := newConvKey(f.Key.Proto, src, sp, dst, dp, f.Key.VLAN)
+				src, sp := f.SrcAddr(), f.SrcPort
+				dst, dp := f.DstAddr(), f.DstPort
+				k, rev := newConvKey(f.Proto, src, sp, dst, dp, f.VLAN)
 				c := got[k]
 				if c == nil {
 					c = &convCount{}
@@ -302,7 +301,7 @@ func in(v uint64, set ...uint64) bool {
 }
 
 // replayFlows returns every flow of a capture held in memory.
-func replayFlows(t *testing.T, capBytes []byte, cfg Config) []flowtable.Flow {
+func replayFlows(t *testing.T, capBytes []byte, cfg Config) []Flow {
 	t.Helper()
 	c := &capBuilder{t: t}
 	c.buf.Write(capBytes)

@@ -13,7 +13,6 @@ import (
 	"github.com/flowd/flowd/bench/gen"
 	"github.com/flowd/flowd/capture"
 	"github.com/flowd/flowd/engine"
-	"github.com/flowd/flowd/flowtable"
 )
 
 // server replays a generated capture into an engine and serves the API on
@@ -55,7 +54,7 @@ func server(t *testing.T) (string, *gen.Truth) {
 	t.Cleanup(func() {
 		hs.Close()
 		ops.Close()
-		e.Stop(flowtable.ReasonShutdown)
+		e.Stop(engine.ReasonShutdown)
 	})
 	return "http://" + ln.Addr().String(), truth
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -11,22 +9,30 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
-	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/flowd/flowd/engine"
-	"github.com/flowd/flowd/flowtable"
 	"github.com/flowd/flowd/internal/output"
 )
 
 const replayUsage = `Usage: flowd replay [flags] FILE...
 
 Reads pcap/pcapng files (optionally gzip-compressed) through the flow table
-as fast as possible, then prints the flows to stdout and a summary to stderr.
-Flows that ended during the replay are listed with their end reason; flows
-still in the table at the end have reason "active" ("shutdown" in EVE).
-A file may be given as NAME=FILE to name its source.
+as fast as possible, writes the flows to stdout (or -o FILE) and a summary to
+stderr. Flows that ended during the replay are listed with their end reason;
+flows still in the table at the end have reason "active" ("shutdown" in
+EVE). A file may be given as NAME=FILE to name its source.
+
+Flows are written as they end, in bounded memory: by default in order of
+their first packet (--order start: formatted flows beyond --sort-memory go
+to sorted temporary files, merged at the end), or just as they end
+(--order end).
+
+SIGINT or SIGTERM stops reading: every flow read so far ends with reason
+"shutdown" and is written, and the summary counts exactly what was written;
+a second signal exits at once and says how many flows it did not write.
 
 Flags:
 `
@@ -35,6 +41,8 @@ Flags:
 type replayOpts struct {
 	format   string
 	out      string
+	order    string
+	sortMem  int
 	quiet    bool
 	progress string
 	cpuprof  string
@@ -50,6 +58,8 @@ func runReplay(args []string) error {
 	}
 	fs.StringVar(&o.format, "format", "table", "flow output: table, json, csv, eve or none")
 	fs.StringVar(&o.out, "o", "", "write the flows to this file instead of stdout")
+	fs.StringVar(&o.order, "order", "start", "order of the flows written: start (by first packet, the same every run) or end (as they end)")
+	fs.IntVar(&o.sortMem, "sort-memory", output.DefaultMemoryBytes>>20, "MiB of formatted flows --order start holds before it spills sorted runs to temporary files ($TMPDIR)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no summary on stderr")
 	fs.StringVar(&o.progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal, once the replay has run a second), always, never")
 	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a Go CPU profile of the replay to this `file` (read it with go tool pprof)")
@@ -64,6 +74,13 @@ func runReplay(args []string) error {
 	format, err := output.ParseFormat(o.format)
 	if err != nil {
 		return fmt.Errorf("--format: %w", err)
+	}
+	order, err := output.ParseOrder(o.order)
+	if err != nil {
+		return fmt.Errorf("--order: %w", err)
+	}
+	if o.sortMem < 1 {
+		return fmt.Errorf("--sort-memory %d: want at least 1 (MiB)", o.sortMem)
 	}
 	switch o.progress {
 	case "auto", "always", "never":
@@ -86,14 +103,19 @@ func runReplay(args []string) error {
 		}
 		infos = append(infos, info)
 	}
-	var collect *collector
+	var sink *output.Sink
 	if format != output.FormatNone {
-		collect = &collector{}
-		e.AddSink(collect)
+		sink, err = output.NewSink(output.SinkConfig{Format: format, Path: o.out, Order: order,
+			MemoryBytes: int64(o.sortMem) << 20, Options: output.Options{SourceName: sourceNames(infos)}})
+		if err != nil {
+			return err
+		}
+		e.AddSink(sink)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	if o.cpuprof != "" {
 		f, err := os.Create(o.cpuprof)
 		if err != nil {
@@ -106,89 +128,51 @@ func runReplay(args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
-	if err := e.Start(ctx); err != nil {
+	if err := e.Start(context.Background()); err != nil {
 		return err
 	}
 	bar := newProgress(o.progress, e)
+	var interrupted os.Signal
 	select {
 	case <-e.SourcesDone():
-	case <-ctx.Done():
+	case interrupted = <-sigs:
 	}
 	bar.stop()
-	interrupted := ctx.Err() != nil
-	// Expire what the final clock allows, so "active" means what it says.
-	if err := e.Sweep(context.Background()); err != nil {
+	reason := engine.ReasonActive
+	if interrupted != nil {
+		reason = engine.ReasonShutdown
+		go exitOnSecondSignal(sigs, e, sink)
+	} else if err := e.Sweep(context.Background()); err != nil {
+		// Expire what the final clock allows, so "active" means what it says.
 		return err
-	}
-	var active []flowtable.Flow
-	if collect != nil {
-		active, err = e.Flows(context.Background())
-		if err != nil {
-			return err
-		}
 	}
 	elapsed := time.Since(start)
 	st := e.Status()
-	stopErr := e.Stop(flowtable.ReasonActive)
-
-	if collect != nil {
-		if err := writeFlows(format, o.out, infos, collect.flows, active); err != nil {
-			return err
-		}
+	stopErr := e.Stop(reason)
+	if interrupted != nil {
+		// The flows ended by the stop are in the counts now.
+		st = e.Status()
 	}
 	if !o.quiet {
 		printSummary(os.Stderr, st, elapsed)
 	}
-	if interrupted {
-		return errors.New("interrupted: the flows above cover only what was read")
+	if interrupted != nil {
+		return errors.Join(stopErr, fmt.Errorf("interrupted (%v): stopped reading early; every flow read was written, those in the table with reason shutdown", interrupted))
 	}
 	return stopErr
 }
 
-// collector keeps every ended flow (on the sink goroutine; read after Stop).
-type collector struct{ flows []flowtable.Flow }
-
-func (c *collector) FlowsEnded(fs []flowtable.Flow) error {
-	c.flows = append(c.flows, fs...)
-	return nil
-}
-func (c *collector) Close() error { return nil }
-
-// writeFlows prints ended and active flows, ordered by first packet, then
-// key, so that the output does not depend on the number of workers.
-func writeFlows(format output.Format, path string, infos []engine.SourceInfo, ended, active []flowtable.Flow) error {
-	all := append(ended, active...)
-	slices.SortFunc(all, func(a, b flowtable.Flow) int {
-		return cmp.Or(cmp.Compare(a.First, b.First), compareKeys(&a.Key, &b.Key))
-	})
-	var w io.Writer = os.Stdout
-	if path != "" {
-		f, err := os.Create(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = f
+// exitOnSecondSignal exits at once on another signal, saying how many of
+// the flows read were not written.
+func exitOnSecondSignal(sigs <-chan os.Signal, e *engine.Engine, sink *output.Sink) {
+	sig := <-sigs
+	msg := "nothing was being written"
+	if sink != nil {
+		created := e.Status().Table.Created
+		msg = fmt.Sprintf("%d of %d flows were not written", created-min(created, sink.Written()), created)
 	}
-	out, err := output.New(format, w, output.Options{SourceName: sourceNames(infos)})
-	if err != nil {
-		return err
-	}
-	for i := range all {
-		if err := out.Write(&all[i]); err != nil {
-			return err
-		}
-	}
-	return out.Flush()
-}
-
-// compareKeys orders keys for output: a total order, so that flows that
-// started at the same time print in the same order every run.
-func compareKeys(a, b *flowtable.Key) int {
-	return cmp.Or(cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.Family, b.Family),
-		bytes.Compare(a.A[:], b.A[:]), bytes.Compare(a.B[:], b.B[:]),
-		cmp.Compare(a.APort, b.APort), cmp.Compare(a.BPort, b.BPort),
-		cmp.Compare(a.VLAN[0], b.VLAN[0]), cmp.Compare(a.VLAN[1], b.VLAN[1]))
+	fmt.Fprintf(os.Stderr, "flowd replay: second signal (%v): exiting at once; %s\n", sig, msg)
+	os.Exit(130)
 }
 
 func printSummary(w io.Writer, st engine.Status, elapsed time.Duration) {
@@ -211,7 +195,7 @@ func printSummary(w io.Writer, st engine.Status, elapsed time.Duration) {
 	fmt.Fprintf(w, "packets: %d (%s), %d counted into flows, %d not usable\n",
 		frames, humanBytes(bytes), st.Packets-st.Table.ICMPErrorNoFlow, unusable+st.Table.ICMPErrorNoFlow)
 	fmt.Fprintf(w, "flows:   %d created, %d active at the end", st.Table.Created, st.Table.Active)
-	for r := flowtable.ReasonTimeout; r < flowtable.NumEndReasons; r++ {
+	for r := engine.ReasonTimeout; r < engine.NumEndReasons; r++ {
 		if n := st.Table.Ended[r]; n > 0 {
 			fmt.Fprintf(w, ", %d %s", n, r)
 		}
@@ -231,7 +215,7 @@ func printSummary(w io.Writer, st engine.Status, elapsed time.Duration) {
 	}
 	if st.Table.EmergencyEntered > 0 {
 		fmt.Fprintf(w, "table full: emergency mode entered %d times, %d flows evicted\n",
-			st.Table.EmergencyEntered, st.Table.Ended[flowtable.ReasonEvicted])
+			st.Table.EmergencyEntered, st.Table.Ended[engine.ReasonEvicted])
 	}
 	fmt.Fprintf(w, "elapsed: %s, %.0f packets/s, %s/s, %d worker(s)\n",
 		elapsed.Round(time.Millisecond), float64(frames)/secs, humanBytes(uint64(float64(bytes)/secs)), st.Workers)

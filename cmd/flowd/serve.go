@@ -16,7 +16,6 @@ import (
 
 	"github.com/flowd/flowd/api"
 	"github.com/flowd/flowd/engine"
-	"github.com/flowd/flowd/flowtable"
 	"github.com/flowd/flowd/internal/output"
 )
 
@@ -60,6 +59,7 @@ type serveOpts struct {
 	insecure  bool
 	retention time.Duration
 	resultCap int
+	resultMax int64
 	shardWait time.Duration
 	ef        engineFlags
 }
@@ -81,6 +81,7 @@ func newServeFlags(o *serveOpts) *flag.FlagSet {
 	fs.BoolVar(&o.insecure, "insecure", false, "allow listening on a non-loopback address without authentication")
 	fs.DurationVar(&o.retention, "op-retention", engine.DefaultOpRetention, "how long flow operations and their results are kept")
 	fs.IntVar(&o.resultCap, "op-result-cap", engine.DefaultOpResultCap, "most flows one flow operation returns (COMPLETED_WITH_ERRORS past it)")
+	fs.Int64Var(&o.resultMax, "op-results-max-bytes", engine.DefaultOpResultBytes, "most memory the results of ended flow operations hold together; past it the oldest are released early (asking for one says so)")
 	fs.DurationVar(&o.shardWait, "op-shard-timeout", engine.DefaultOpShardTimeout, "how long a flow operation waits for a busy shard (COMPLETED_WITH_ERRORS, \"Flow timeout\", past it)")
 	o.ef.register(fs)
 	return fs
@@ -147,6 +148,9 @@ func serve(o serveOpts) error {
 	if o.retention <= 0 {
 		return fmt.Errorf("--op-retention %v: want a positive duration", o.retention)
 	}
+	if o.resultMax < 1 {
+		return fmt.Errorf("--op-results-max-bytes %d: want at least 1", o.resultMax)
+	}
 	if o.shardWait <= 0 {
 		return fmt.Errorf("--op-shard-timeout %v: want a positive duration", o.shardWait)
 	}
@@ -173,7 +177,8 @@ func serve(o serveOpts) error {
 	// The default endpoint exists even with no source behind it.
 	endpoints := []engine.Endpoint{{AvailabilityZone: o.az, VpcEndpointID: o.vpce}}
 	if o.eve != "" {
-		sink, err := newEVESink(o.eve, infos)
+		sink, err := output.NewSink(output.SinkConfig{Format: output.FormatEVE, Path: o.eve, Append: true,
+			Order: output.OrderEnd, Options: output.Options{SourceName: sourceNames(infos)}})
 		if err != nil {
 			return err
 		}
@@ -181,6 +186,7 @@ func serve(o serveOpts) error {
 	}
 	ops, err := engine.NewOps(e, engine.OpsConfig{
 		Retention: o.retention, ResultCap: o.resultCap, ShardTimeout: o.shardWait, Endpoints: endpoints,
+		MaxResultBytes: o.resultMax,
 	})
 	if err != nil {
 		return err
@@ -228,46 +234,9 @@ func serve(o serveOpts) error {
 	defer cancel()
 	hs.Shutdown(shut)
 	ops.Close()
-	stopErr := e.Stop(flowtable.ReasonShutdown)
+	stopErr := e.Stop(engine.ReasonShutdown)
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
 	}
 	return stopErr
-}
-
-// eveSink writes ended flows as EVE flow events, flushed batch by batch so
-// that the file follows the table.
-type eveSink struct {
-	f *os.File
-	w output.Writer
-}
-
-func newEVESink(path string, infos []engine.SourceInfo) (*eveSink, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	w, err := output.New(output.FormatEVE, f, output.Options{SourceName: sourceNames(infos)})
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return &eveSink{f: f, w: w}, nil
-}
-
-func (s *eveSink) FlowsEnded(flows []flowtable.Flow) error {
-	for i := range flows {
-		if err := s.w.Write(&flows[i]); err != nil {
-			return fmt.Errorf("eve: %w", err)
-		}
-	}
-	return s.w.Flush()
-}
-
-func (s *eveSink) Close() error {
-	err := s.w.Flush()
-	if cerr := s.f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

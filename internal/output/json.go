@@ -1,29 +1,26 @@
 package output
 
 import (
-	"bufio"
 	"strconv"
 	"time"
 
 	"github.com/flowd/flowd/decode"
-	"github.com/flowd/flowd/flowtable"
+	"github.com/flowd/flowd/engine"
 )
 
-// jsonWriter writes one JSON object per flow per line, with flowd's own
+// jsonFormat writes one JSON object per flow per line, with flowd's own
 // field names (the csv columns plus flags, ICMP and source).
-type jsonWriter struct {
-	w   *bufio.Writer
-	opt Options
-	buf []byte
-}
+type jsonFormat struct{ opt Options }
 
-func (j *jsonWriter) Write(f *flowtable.Flow) error {
-	src, sp := f.Src()
-	dst, dp := f.Dst()
-	b := append(j.buf[:0], `{"flow_id":`...)
-	b = strconv.AppendUint(b, f.ID(), 10)
+func (jsonFormat) header() string { return "" }
+
+func (j jsonFormat) appendFlow(b []byte, f *engine.Flow) []byte {
+	src, sp := f.SrcAddr(), f.SrcPort
+	dst, dp := f.DstAddr(), f.DstPort
+	b = append(b, `{"flow_id":`...)
+	b = strconv.AppendUint(b, f.ID, 10)
 	b = append(b, `,"proto":`...)
-	b = strconv.AppendUint(b, uint64(f.Key.Proto), 10)
+	b = strconv.AppendUint(b, uint64(f.Proto), 10)
 	b = append(b, `,"src_ip":"`...)
 	b = src.AppendTo(b)
 	b = append(b, `","src_port":`...)
@@ -38,7 +35,7 @@ func (j *jsonWriter) Write(f *flowtable.Flow) error {
 	for _, kv := range []struct {
 		k string
 		v uint64
-	}{{"pkts_toserver", uint64(f.Pkts[0])}, {"pkts_toclient", uint64(f.Pkts[1])},
+	}{{"pkts_toserver", f.Pkts[0]}, {"pkts_toclient", f.Pkts[1]},
 		{"bytes_toserver", f.Bytes[0]}, {"bytes_toclient", f.Bytes[1]},
 		{"ipbytes_toserver", f.IPBytes[0]}, {"ipbytes_toclient", f.IPBytes[1]}} {
 		b = append(b, `,"`...)
@@ -57,17 +54,17 @@ func (j *jsonWriter) Write(f *flowtable.Flow) error {
 	b = append(b, `","reason":"`...)
 	b = append(b, f.Reason.String()...)
 	b = append(b, '"')
-	if f.Key.Proto == 6 {
+	if f.Proto == 6 {
 		b = append(b, `,"tcp_flags_ts":"`...)
 		b = appendHex2(b, f.TCPFlags[0])
 		b = append(b, `","tcp_flags_tc":"`...)
 		b = appendHex2(b, f.TCPFlags[1])
 		b = append(b, '"')
-		if f.Reversed() {
+		if f.Reversed {
 			b = append(b, `,"reversed":true`...)
 		}
 	}
-	if f.Key.Proto == 1 || f.Key.Proto == 58 {
+	if f.Proto == 1 || f.Proto == 58 {
 		b = append(b, `,"icmp_type":`...)
 		b = strconv.AppendUint(b, uint64(f.ICMPType), 10)
 		b = append(b, `,"icmp_code":`...)
@@ -77,20 +74,15 @@ func (j *jsonWriter) Write(f *flowtable.Flow) error {
 		b = append(b, `,"source":`...)
 		b = strconv.AppendQuote(b, j.opt.SourceName(f.Source))
 	}
-	b = append(b, "}\n"...)
-	j.buf = b
-	_, err := j.w.Write(b)
-	return err
+	return append(b, "}\n"...)
 }
-
-func (j *jsonWriter) Flush() error { return j.w.Flush() }
 
 func appendHex2(b []byte, v uint8) []byte {
 	const hex = "0123456789abcdef"
 	return append(b, hex[v>>4], hex[v&15])
 }
 
-// eveWriter writes Suricata EVE `flow` events (SPEC §6), with Suricata's
+// eveFormat writes Suricata EVE `flow` events, with Suricata's
 // field meanings: bytes are frame bytes, age is end.sec − start.sec, ports
 // only for TCP, UDP and SCTP.
 //
@@ -99,11 +91,9 @@ func appendHex2(b []byte, v uint8) []byte {
 // tcp-closed and flush are "timeout" (a closed flow ends by the closed-state
 // timeout, and AWS describes a flush as marking flows timed out); evicted is
 // "forced"; flows still active at the end of a replay are "shutdown".
-type eveWriter struct {
-	w   *bufio.Writer
-	opt Options
-	buf []byte
-}
+type eveFormat struct{ opt Options }
+
+func (eveFormat) header() string { return "" }
 
 const eveTime = "2006-01-02T15:04:05.000000-0700"
 
@@ -111,21 +101,21 @@ func appendEVETime(b []byte, ns int64) []byte {
 	return time.Unix(0, ns).UTC().AppendFormat(b, eveTime)
 }
 
-func eveState(s flowtable.State) string {
+func eveState(s engine.State) string {
 	switch s {
-	case flowtable.StateNew:
+	case engine.StateNew:
 		return "new"
-	case flowtable.StateClosed:
+	case engine.StateClosed:
 		return "closed"
 	}
 	return "established"
 }
 
-func eveReason(r flowtable.EndReason) string {
+func eveReason(r engine.EndReason) string {
 	switch r {
-	case flowtable.ReasonEvicted:
+	case engine.ReasonEvicted:
 		return "forced"
-	case flowtable.ReasonShutdown, flowtable.ReasonActive:
+	case engine.ReasonShutdown, engine.ReasonActive:
 		return "shutdown"
 	}
 	return "timeout"
@@ -133,34 +123,34 @@ func eveReason(r flowtable.EndReason) string {
 
 // eveTCPState approximates Suricata's TCP stream state from flowd's flow
 // state and flags.
-func eveTCPState(f *flowtable.Flow) string {
+func eveTCPState(f *engine.Flow) string {
 	switch f.State {
-	case flowtable.StateNew:
+	case engine.StateNew:
 		if (f.TCPFlags[0]|f.TCPFlags[1])&0x02 != 0 {
 			return "syn_sent"
 		}
 		return "none"
-	case flowtable.StateEstablished:
+	case engine.StateEstablished:
 		return "established"
-	case flowtable.StateClosing:
+	case engine.StateClosing:
 		return "fin_wait1"
 	}
 	return "closed"
 }
 
-func (e *eveWriter) Write(f *flowtable.Flow) error {
-	src, sp := f.Src()
-	dst, dp := f.Dst()
-	b := append(e.buf[:0], `{"timestamp":"`...)
+func (e eveFormat) appendFlow(b []byte, f *engine.Flow) []byte {
+	src, sp := f.SrcAddr(), f.SrcPort
+	dst, dp := f.DstAddr(), f.DstPort
+	b = append(b, `{"timestamp":"`...)
 	b = appendEVETime(b, f.Last)
 	b = append(b, `","flow_id":`...)
-	b = strconv.AppendUint(b, f.ID(), 10)
+	b = strconv.AppendUint(b, f.ID, 10)
 	if e.opt.SourceName != nil {
 		b = append(b, `,"in_iface":`...)
 		b = strconv.AppendQuote(b, e.opt.SourceName(f.Source))
 	}
 	b = append(b, `,"event_type":"flow"`...)
-	if f.Key.VLAN[0] != 0 {
+	if f.VLAN[0] != 0 {
 		b = append(b, `,"vlan":[`...)
 		b = appendVLAN(b, f, ',')
 		b = append(b, ']')
@@ -168,32 +158,32 @@ func (e *eveWriter) Write(f *flowtable.Flow) error {
 	b = append(b, `,"src_ip":"`...)
 	b = src.AppendTo(b)
 	b = append(b, '"')
-	if decode.HasPorts(f.Key.Proto) {
+	if decode.HasPorts(f.Proto) {
 		b = append(b, `,"src_port":`...)
 		b = strconv.AppendUint(b, uint64(sp), 10)
 	}
 	b = append(b, `,"dest_ip":"`...)
 	b = dst.AppendTo(b)
 	b = append(b, '"')
-	if decode.HasPorts(f.Key.Proto) {
+	if decode.HasPorts(f.Proto) {
 		b = append(b, `,"dest_port":`...)
 		b = strconv.AppendUint(b, uint64(dp), 10)
 	}
 	b = append(b, `,"ip_v":`...)
-	b = strconv.AppendUint(b, uint64(f.Key.Family), 10)
+	b = strconv.AppendUint(b, uint64(f.Family), 10)
 	b = append(b, `,"proto":"`...)
-	b = append(b, ProtoName(f.Key.Proto)...)
+	b = append(b, ProtoName(f.Proto)...)
 	b = append(b, '"')
-	if f.Key.Proto == 1 || f.Key.Proto == 58 {
+	if f.Proto == 1 || f.Proto == 58 {
 		b = append(b, `,"icmp_type":`...)
 		b = strconv.AppendUint(b, uint64(f.ICMPType), 10)
 		b = append(b, `,"icmp_code":`...)
 		b = strconv.AppendUint(b, uint64(f.ICMPCode), 10)
 	}
 	b = append(b, `,"flow":{"pkts_toserver":`...)
-	b = strconv.AppendUint(b, uint64(f.Pkts[0]), 10)
+	b = strconv.AppendUint(b, f.Pkts[0], 10)
 	b = append(b, `,"pkts_toclient":`...)
-	b = strconv.AppendUint(b, uint64(f.Pkts[1]), 10)
+	b = strconv.AppendUint(b, f.Pkts[1], 10)
 	b = append(b, `,"bytes_toserver":`...)
 	b = strconv.AppendUint(b, f.Bytes[0], 10)
 	b = append(b, `,"bytes_toclient":`...)
@@ -204,7 +194,7 @@ func (e *eveWriter) Write(f *flowtable.Flow) error {
 	b = appendEVETime(b, f.Last)
 	b = append(b, `","age":`...)
 	b = strconv.AppendInt(b, Age(f), 10)
-	if f.Emergency() {
+	if f.Emergency {
 		b = append(b, `,"emergency":true`...)
 	}
 	b = append(b, `,"state":"`...)
@@ -212,7 +202,7 @@ func (e *eveWriter) Write(f *flowtable.Flow) error {
 	b = append(b, `","reason":"`...)
 	b = append(b, eveReason(f.Reason)...)
 	b = append(b, `","alerted":false}`...)
-	if f.Key.Proto == 6 {
+	if f.Proto == 6 {
 		all := f.TCPFlags[0] | f.TCPFlags[1]
 		b = append(b, `,"tcp":{"tcp_flags":"`...)
 		b = appendHex2(b, all)
@@ -232,10 +222,5 @@ func (e *eveWriter) Write(f *flowtable.Flow) error {
 		b = append(b, eveTCPState(f)...)
 		b = append(b, `"}`...)
 	}
-	b = append(b, "}\n"...)
-	e.buf = b
-	_, err := e.w.Write(b)
-	return err
+	return append(b, "}\n"...)
 }
-
-func (e *eveWriter) Flush() error { return e.w.Flush() }

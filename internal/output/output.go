@@ -1,9 +1,12 @@
 // Package output writes flows as people and programs read them: an aligned
-// table, CSV, JSON lines, and Suricata EVE `flow` events.
+// table, CSV, JSON lines, and Suricata EVE `flow` events; and it is where
+// those outputs plug into the engine: NewSink returns an engine.Sink for a
+// format and a destination, used the same way by every command.
 //
-// Writers append to a reused buffer with strconv, not fmt or encoding/json,
-// so that printing a million flows takes about as long as reading them.
-// A Writer is used by one goroutine.
+// Formatting appends to a reused buffer with strconv, not fmt or
+// encoding/json, so that printing a million flows takes about as long as
+// reading them. A Writer is used by one goroutine; a Sink is called by the
+// engine's sink goroutine only.
 package output
 
 import (
@@ -14,12 +17,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flowd/flowd/flowtable"
+	"github.com/flowd/flowd/engine"
 )
 
 // Format names an output format.
 type Format string
 
+// The formats.
 const (
 	FormatTable Format = "table"
 	FormatJSON  Format = "json"
@@ -45,76 +49,131 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("format %q: want one of %s", s, strings.Join(names, ", "))
 }
 
-// Options tune a Writer; the zero value works.
+// Options tune the formats; the zero value works.
 type Options struct {
 	// SourceName names a flow's capture source (EVE in_iface, JSON source).
 	SourceName func(id uint16) string
 }
 
-// Writer writes flows.
-type Writer interface {
-	// Write formats one flow. f.Reason ReasonActive means the flow was still
-	// in the table.
-	Write(f *flowtable.Flow) error
-	// Flush writes out what is buffered (the table writer prints everything
-	// here, once it knows the column widths).
-	Flush() error
+// formatter turns one flow into the bytes of its line.
+type formatter interface {
+	// header is written once, before the first flow ("" for none).
+	header() string
+	// appendFlow appends f's line, newline included.
+	appendFlow(b []byte, f *engine.Flow) []byte
 }
 
-// New returns a Writer for format on w.
-func New(format Format, w io.Writer, opt Options) (Writer, error) {
-	bw := bufio.NewWriterSize(w, 64<<10)
+func newFormatter(format Format, opt Options) (formatter, error) {
 	switch format {
 	case FormatCSV:
-		return &csvWriter{w: bw, opt: opt}, nil
+		return csvFormat{}, nil
 	case FormatJSON:
-		return &jsonWriter{w: bw, opt: opt}, nil
+		return jsonFormat{opt}, nil
 	case FormatEVE:
-		return &eveWriter{w: bw, opt: opt}, nil
+		return eveFormat{opt}, nil
 	case FormatTable:
-		return &tableWriter{w: bw, opt: opt}, nil
+		return tableFormat{}, nil
 	case FormatNone:
-		return nopWriter{}, nil
+		return nil, nil
 	}
 	return nil, fmt.Errorf("output: unknown format %q", format)
 }
 
-type nopWriter struct{}
+// Writer writes flows in one format, in the order given.
+type Writer struct {
+	w       *bufio.Writer
+	f       formatter // nil: format none
+	align   *aligner  // the table format's column aligner
+	buf     []byte
+	started bool
+}
 
-func (nopWriter) Write(*flowtable.Flow) error { return nil }
-func (nopWriter) Flush() error                { return nil }
+// New returns a Writer for format on w.
+func New(format Format, w io.Writer, opt Options) (*Writer, error) {
+	f, err := newFormatter(format, opt)
+	if err != nil {
+		return nil, err
+	}
+	out := &Writer{w: bufio.NewWriterSize(w, 64<<10), f: f}
+	if format == FormatTable {
+		out.align = &aligner{w: out.w}
+	}
+	return out, nil
+}
+
+// Write formats one flow. f.Reason ReasonActive means the flow was still in
+// the table.
+func (w *Writer) Write(f *engine.Flow) error {
+	if w.f == nil {
+		return nil
+	}
+	w.buf = w.f.appendFlow(w.buf[:0], f)
+	return w.writeLine(w.buf)
+}
+
+// writeLine writes one formatted line (the header first, once).
+func (w *Writer) writeLine(line []byte) error {
+	if err := w.start(); err != nil {
+		return err
+	}
+	if w.align != nil {
+		return w.align.write(line)
+	}
+	_, err := w.w.Write(line)
+	return err
+}
+
+func (w *Writer) start() error {
+	if w.started || w.f == nil {
+		return nil
+	}
+	w.started = true
+	h := w.f.header()
+	if h == "" {
+		return nil
+	}
+	if w.align != nil {
+		return w.align.write([]byte(h))
+	}
+	_, err := w.w.WriteString(h)
+	return err
+}
+
+// Flush writes out what is buffered; the header goes out even when no flow
+// did.
+func (w *Writer) Flush() error {
+	if err := w.start(); err != nil {
+		return err
+	}
+	if w.align != nil {
+		if err := w.align.flush(); err != nil {
+			return err
+		}
+	}
+	return w.w.Flush()
+}
 
 // CSVHeader is the column list of the csv format.
 const CSVHeader = "proto,src_ip,src_port,dest_ip,dest_port,vlan,pkts_toserver,pkts_toclient," +
 	"bytes_toserver,bytes_toclient,ipbytes_toserver,ipbytes_toclient,start,end,age,state,reason"
 
-type csvWriter struct {
-	w      *bufio.Writer
-	opt    Options
-	buf    []byte
-	header bool
-}
+type csvFormat struct{}
 
-func (c *csvWriter) Write(f *flowtable.Flow) error {
-	if !c.header {
-		c.header = true
-		c.w.WriteString(CSVHeader + "\n")
-	}
-	b := c.buf[:0]
-	src, sp := f.Src()
-	dst, dp := f.Dst()
-	b = strconv.AppendUint(b, uint64(f.Key.Proto), 10)
+func (csvFormat) header() string { return CSVHeader + "\n" }
+
+func (csvFormat) appendFlow(b []byte, f *engine.Flow) []byte {
+	b = strconv.AppendUint(b, uint64(f.Proto), 10)
 	b = append(b, ',')
-	b = src.AppendTo(b)
+	b = f.SrcAddr().AppendTo(b)
 	b = append(b, ',')
-	b = strconv.AppendUint(b, uint64(sp), 10)
+	b = strconv.AppendUint(b, uint64(f.SrcPort), 10)
 	b = append(b, ',')
-	b = dst.AppendTo(b)
+	b = f.DstAddr().AppendTo(b)
 	b = append(b, ',')
-	b = strconv.AppendUint(b, uint64(dp), 10)
+	b = strconv.AppendUint(b, uint64(f.DstPort), 10)
 	b = append(b, ',')
 	b = appendVLAN(b, f, '/')
-	for _, v := range []uint64{uint64(f.Pkts[0]), uint64(f.Pkts[1]), f.Bytes[0], f.Bytes[1], f.IPBytes[0], f.IPBytes[1]} {
+	for _, v := range [...]uint64{f.Pkts[0], f.Pkts[1], f.Bytes[0], f.Bytes[1], f.IPBytes[0], f.IPBytes[1]} {
 		b = append(b, ',')
 		b = strconv.AppendUint(b, v, 10)
 	}
@@ -128,23 +187,12 @@ func (c *csvWriter) Write(f *flowtable.Flow) error {
 	b = append(b, f.State.String()...)
 	b = append(b, ',')
 	b = append(b, f.Reason.String()...)
-	b = append(b, '\n')
-	c.buf = b
-	_, err := c.w.Write(b)
-	return err
-}
-
-func (c *csvWriter) Flush() error {
-	if !c.header {
-		c.header = true
-		c.w.WriteString(CSVHeader + "\n")
-	}
-	return c.w.Flush()
+	return append(b, '\n')
 }
 
 // appendVLAN appends the VLAN ids joined by sep (nothing when untagged).
-func appendVLAN(b []byte, f *flowtable.Flow, sep byte) []byte {
-	for i, v := range f.Key.VLAN {
+func appendVLAN(b []byte, f *engine.Flow, sep byte) []byte {
+	for i, v := range f.VLAN {
 		if v == 0 {
 			break
 		}
@@ -163,7 +211,7 @@ func AppendTime(b []byte, ns int64) []byte {
 
 // Age is a flow's age as Suricata reports it: whole seconds from the first
 // to the last packet (end.sec − start.sec).
-func Age(f *flowtable.Flow) int64 {
+func Age(f *engine.Flow) int64 {
 	return floorSec(f.Last) - floorSec(f.First)
 }
 

@@ -8,54 +8,47 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowd/flowd/flowtable"
+	"github.com/flowd/flowd/engine"
 )
 
 var t0 = time.Date(2026, 11, 21, 12, 0, 0, 900_000_000, time.UTC) // .9 s: age rounds by seconds
 
-// flowsFor builds real flows through a flow table: a TCP connection over
-// IPv6 on VLANs 10/20 (client first, FIN both ways), an ICMP echo over
-// IPv4, and a UDP flow whose only packet is from the client.
-func flowsFor(t *testing.T) []flowtable.Flow {
+// flowsFor returns three flows as the engine hands them to sinks: a TCP
+// connection over IPv6 on VLANs 10/20 (client first, FIN both ways), an
+// ICMP echo over IPv4, and a UDP flow whose only packet is from the client;
+// every packet 100 frame bytes, 80 IP bytes.
+func flowsFor(t *testing.T) []engine.Flow {
 	t.Helper()
-	tab, err := flowtable.New(flowtable.Config{MaxFlows: 16}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := tab.Shard(0)
-	send := func(proto uint8, src string, sp uint16, dst string, dp uint16, at time.Duration, flags uint8, vlan [2]uint16, icmpType uint8) *flowtable.Flow {
-		a, b := netip.MustParseAddr(src), netip.MustParseAddr(dst)
-		var sa, da [16]byte
-		fam := uint8(6)
-		if a.Is4() {
-			fam = 4
-			v4a, v4b := a.As4(), b.As4()
-			copy(sa[:], v4a[:])
-			copy(da[:], v4b[:])
-		} else {
-			sa, da = a.As16(), b.As16()
+	addr := func(s string) (a [16]byte, fam uint8) {
+		ip := netip.MustParseAddr(s)
+		if ip.Is4() {
+			v4 := ip.As4()
+			copy(a[:], v4[:])
+			return a, 4
 		}
-		var p flowtable.Packet
-		p.Reverse = p.Key.Set(&sa, &da, sp, dp, proto, fam, vlan)
-		p.Time = t0.Add(at).UnixNano()
-		p.FrameLen, p.IPLen = 100, 80
-		p.TCPFlags, p.ICMPType = flags, icmpType
-		return s.Update(&p)
+		return ip.As16(), 6
 	}
-	const syn, ack, fin = 0x02, 0x10, 0x01
-	v := [2]uint16{10, 20}
-	c, srv := "2001:db8::1", "2001:db8::2"
-	tcp := send(6, c, 40000, srv, 443, 0, syn, v, 0)
-	send(6, srv, 443, c, 40000, time.Millisecond, syn|ack, v, 0)
-	send(6, c, 40000, srv, 443, 2*time.Millisecond, ack|fin, v, 0)
-	send(6, srv, 443, c, 40000, 200*time.Millisecond, ack|fin, v, 0)
-	icmp := send(1, "10.0.0.1", 0, "10.0.0.2", 0, 0, 0, [2]uint16{}, 8)
-	send(1, "10.0.0.2", 0, "10.0.0.1", 0, 1500*time.Millisecond, 0, [2]uint16{}, 0)
-	udp := send(17, "10.0.0.1", 5353, "224.0.0.251", 5353, 0, 0, [2]uint16{}, 0)
-	return []flowtable.Flow{*tcp, *icmp, *udp}
+	flow := func(proto uint8, src string, sp uint16, dst string, dp uint16, pkts [2]uint64, last time.Duration) engine.Flow {
+		f := engine.Flow{Proto: proto, SrcPort: sp, DstPort: dp, Pkts: pkts,
+			Bytes: [2]uint64{100 * pkts[0], 100 * pkts[1]}, IPBytes: [2]uint64{80 * pkts[0], 80 * pkts[1]},
+			First: t0.UnixNano(), Last: t0.Add(last).UnixNano(), State: engine.StateEstablished}
+		f.Src, f.Family = addr(src)
+		f.Dst, _ = addr(dst)
+		f.ID = uint64(proto) << 40
+		return f
+	}
+	tcp := flow(6, "2001:db8::1", 40000, "2001:db8::2", 443, [2]uint64{2, 2}, 200*time.Millisecond)
+	tcp.VLAN = [2]uint16{10, 20}
+	tcp.TCPFlags = [2]uint8{0x13, 0x13}
+	tcp.State = engine.StateClosed
+	icmp := flow(1, "10.0.0.1", 0, "10.0.0.2", 0, [2]uint64{1, 1}, 1500*time.Millisecond)
+	icmp.ICMPType = 8
+	udp := flow(17, "10.0.0.1", 5353, "224.0.0.251", 5353, [2]uint64{1, 0}, 0)
+	udp.State = engine.StateNew
+	return []engine.Flow{tcp, icmp, udp}
 }
 
-func write(t *testing.T, f Format, flows []flowtable.Flow) string {
+func write(t *testing.T, f Format, flows []engine.Flow) string {
 	t.Helper()
 	var b bytes.Buffer
 	w, err := New(f, &b, Options{SourceName: func(uint16) string { return "edge" }})
@@ -89,7 +82,7 @@ func TestCSV(t *testing.T) {
 
 func TestEVE(t *testing.T) {
 	flows := flowsFor(t)
-	flows[0].Reason = flowtable.ReasonEvicted
+	flows[0].Reason = engine.ReasonEvicted
 	lines := strings.Split(strings.TrimSpace(write(t, FormatEVE, flows)), "\n")
 	if len(lines) != 3 {
 		t.Fatalf("%d lines, want 3", len(lines))
@@ -200,7 +193,7 @@ func TestParseFormat(t *testing.T) {
 }
 
 func TestAgeFloors(t *testing.T) {
-	f := flowtable.Flow{First: t0.UnixNano(), Last: t0.Add(200 * time.Millisecond).UnixNano()}
+	f := engine.Flow{First: t0.UnixNano(), Last: t0.Add(200 * time.Millisecond).UnixNano()}
 	if Age(&f) != 1 { // 12:00:00.9 to 12:00:01.1 crosses a second
 		t.Errorf("Age = %d, want 1 (end.sec - start.sec)", Age(&f))
 	}

@@ -4,45 +4,39 @@ import (
 	"bufio"
 	"net/netip"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
 	"github.com/flowd/flowd/decode"
-	"github.com/flowd/flowd/flowtable"
+	"github.com/flowd/flowd/engine"
 )
 
-// tableWriter prints aligned columns for a person at a terminal. It keeps
-// the rows until Flush, because column widths depend on every row.
-type tableWriter struct {
-	w    *bufio.Writer
-	opt  Options
-	rows [][]byte
+// tableFormat prints aligned columns for a person at a terminal: its lines
+// are tab-separated cells, which the aligner pads.
+type tableFormat struct{}
+
+func (tableFormat) header() string {
+	return "PROTO\tSOURCE\tDESTINATION\tVLAN\tPKTS>\tPKTS<\tBYTES>\tBYTES<\tSTART (UTC)\tDURATION\tSTATE\tREASON\n"
 }
 
-const tableHeader = "PROTO\tSOURCE\tDESTINATION\tVLAN\tPKTS>\tPKTS<\tBYTES>\tBYTES<\tSTART (UTC)\tDURATION\tSTATE\tREASON\n"
-
-func (t *tableWriter) Write(f *flowtable.Flow) error {
-	src, sp := f.Src()
-	dst, dp := f.Dst()
-	b := make([]byte, 0, 160)
-	b = append(b, ProtoName(f.Key.Proto)...)
-	if f.Key.Proto == 1 || f.Key.Proto == 58 {
+func (tableFormat) appendFlow(b []byte, f *engine.Flow) []byte {
+	b = append(b, ProtoName(f.Proto)...)
+	if f.Proto == 1 || f.Proto == 58 {
 		b = append(b, ' ')
 		b = strconv.AppendUint(b, uint64(f.ICMPType), 10)
 		b = append(b, '/')
 		b = strconv.AppendUint(b, uint64(f.ICMPCode), 10)
 	}
 	b = append(b, '\t')
-	b = appendEndpoint(b, src, sp, decode.HasPorts(f.Key.Proto))
+	b = appendEndpoint(b, f.SrcAddr(), f.SrcPort, decode.HasPorts(f.Proto))
 	b = append(b, '\t')
-	b = appendEndpoint(b, dst, dp, decode.HasPorts(f.Key.Proto))
+	b = appendEndpoint(b, f.DstAddr(), f.DstPort, decode.HasPorts(f.Proto))
 	b = append(b, '\t')
-	if f.Key.VLAN[0] == 0 {
+	if f.VLAN[0] == 0 {
 		b = append(b, '-')
 	} else {
 		b = appendVLAN(b, f, '/')
 	}
-	for _, v := range []uint64{uint64(f.Pkts[0]), uint64(f.Pkts[1]), f.Bytes[0], f.Bytes[1]} {
+	for _, v := range [...]uint64{f.Pkts[0], f.Pkts[1], f.Bytes[0], f.Bytes[1]} {
 		b = append(b, '\t')
 		b = strconv.AppendUint(b, v, 10)
 	}
@@ -54,9 +48,7 @@ func (t *tableWriter) Write(f *flowtable.Flow) error {
 	b = append(b, f.State.String()...)
 	b = append(b, '\t')
 	b = append(b, f.Reason.String()...)
-	b = append(b, '\n')
-	t.rows = append(t.rows, b)
-	return nil
+	return append(b, '\n')
 }
 
 func appendEndpoint(b []byte, a netip.Addr, port uint16, ports bool) []byte {
@@ -74,17 +66,78 @@ func appendEndpoint(b []byte, a netip.Addr, port uint16, ports bool) []byte {
 	return strconv.AppendUint(b, uint64(port), 10)
 }
 
-func (t *tableWriter) Flush() error {
-	tw := tabwriter.NewWriter(t.w, 0, 0, 2, ' ', 0)
-	tw.Write([]byte(tableHeader))
-	for _, r := range t.rows {
-		if _, err := tw.Write(r); err != nil {
+// alignRows is how many rows the aligner reads before it fixes the column
+// widths and starts writing: enough to size the columns of a screenful
+// and more, few enough that a table of millions of flows streams in
+// bounded memory. A later, wider cell pushes its row's following cells
+// out of line; nothing is cut.
+const alignRows = 1000
+
+// aligner pads tab-separated rows into columns two spaces apart.
+type aligner struct {
+	w      *bufio.Writer
+	rows   [][]byte // held until the widths are fixed
+	widths []int
+	fixed  bool
+}
+
+func (a *aligner) write(row []byte) error {
+	if a.fixed {
+		return a.emit(row)
+	}
+	a.rows = append(a.rows, append([]byte(nil), row...))
+	a.measure(row)
+	if len(a.rows) >= alignRows {
+		return a.flush()
+	}
+	return nil
+}
+
+func (a *aligner) measure(row []byte) {
+	col, w := 0, 0
+	for _, c := range row {
+		switch c {
+		case '\t':
+			if col == len(a.widths) {
+				a.widths = append(a.widths, 0)
+			}
+			a.widths[col] = max(a.widths[col], w)
+			col, w = col+1, 0
+		case '\n':
+		default:
+			w++
+		}
+	}
+}
+
+// flush fixes the widths and writes the rows held.
+func (a *aligner) flush() error {
+	a.fixed = true
+	for _, r := range a.rows {
+		if err := a.emit(r); err != nil {
 			return err
 		}
 	}
-	t.rows = t.rows[:0]
-	if err := tw.Flush(); err != nil {
-		return err
+	a.rows = nil
+	return nil
+}
+
+func (a *aligner) emit(row []byte) error {
+	col, w := 0, 0
+	for _, c := range row {
+		if c != '\t' {
+			a.w.WriteByte(c)
+			w++
+			continue
+		}
+		pad := 2
+		if col < len(a.widths) {
+			pad += max(a.widths[col]-w, 0)
+		}
+		for range pad {
+			a.w.WriteByte(' ')
+		}
+		col, w = col+1, 0
 	}
-	return t.w.Flush()
+	return nil
 }

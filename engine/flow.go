@@ -1,0 +1,153 @@
+package engine
+
+import (
+	"net/netip"
+
+	"github.com/flowd/flowd/flowtable"
+)
+
+// Flow is a flow as the engine's callers see it: an ended flow handed to the
+// sinks, or a flow still in the table when the engine stops. It is the
+// initiator's view (Src sent the flow's first packet, or received its
+// SYN/ACK), pointer-free and fixed in size, so a sink may keep it, sort it
+// or write its bytes to a temporary file and read them back.
+type Flow struct {
+	// ID names the flow as Suricata's flow_id does: start time bits and a
+	// hash of the key, kept to 51 bits so JSON readers do not round it.
+	ID uint64
+	// First and Last are the timestamps (Unix ns) of the first and last
+	// packet counted.
+	First, Last int64
+	// Per direction (ToServer: sent by Src; ToClient: sent to Src):
+	// packets, frame bytes (captured length, link header included) and
+	// IP-layer bytes.
+	Pkts    [2]uint64
+	Bytes   [2]uint64
+	IPBytes [2]uint64
+	// Src is the initiator's address, Dst the responder's (IPv4 in the first
+	// 4 bytes, the rest zero); see Family.
+	Src, Dst [16]byte
+	// SrcPort and DstPort are 0 for protocols without ports.
+	SrcPort, DstPort uint16
+	// VLAN holds the VLAN ids of the key, outermost first, 0 where absent.
+	VLAN [2]uint16
+	// Source is the id of the capture source the first packet came from
+	// (Engine.AddSource's return value).
+	Source uint16
+	Proto  uint8
+	Family uint8 // 4 or 6
+	State  State
+	Reason EndReason
+	// TCPFlags is the OR of the TCP flags seen per direction.
+	TCPFlags [2]uint8
+	// ICMPType and ICMPCode are those of the flow's first packet (ICMP
+	// flows only).
+	ICMPType, ICMPCode uint8
+	// Reversed: the flow's direction came from a SYN/ACK seen first.
+	Reversed bool
+	// Emergency: the flow ended while its shard was in emergency mode.
+	Emergency bool
+}
+
+// Directions, the index of Flow's per-direction counters.
+const (
+	ToServer = flowtable.ToServer
+	ToClient = flowtable.ToClient
+)
+
+func (f *Flow) addr(a *[16]byte) netip.Addr {
+	if f.Family == 4 {
+		return netip.AddrFrom4([4]byte(a[:4]))
+	}
+	return netip.AddrFrom16(*a)
+}
+
+// SrcAddr returns the initiator's address.
+func (f *Flow) SrcAddr() netip.Addr { return f.addr(&f.Src) }
+
+// DstAddr returns the responder's address.
+func (f *Flow) DstAddr() netip.Addr { return f.addr(&f.Dst) }
+
+// TotalPkts sums the packets of both directions.
+func (f *Flow) TotalPkts() uint64 { return f.Pkts[0] + f.Pkts[1] }
+
+// TotalIPBytes sums the IP-layer bytes of both directions.
+func (f *Flow) TotalIPBytes() uint64 { return f.IPBytes[0] + f.IPBytes[1] }
+
+// flowOf turns a table flow into the engine's Flow.
+func flowOf(t *flowtable.Flow, out *Flow) {
+	src, sp := t.SrcRaw()
+	dst, dp := t.DstRaw()
+	*out = Flow{
+		ID:    t.ID(),
+		First: t.First, Last: t.Last,
+		Pkts:    [2]uint64{uint64(t.Pkts[0]), uint64(t.Pkts[1])},
+		Bytes:   t.Bytes,
+		IPBytes: t.IPBytes,
+		Src:     *src, Dst: *dst,
+		SrcPort: sp, DstPort: dp,
+		VLAN:   t.Key.VLAN,
+		Source: t.Source,
+		Proto:  t.Key.Proto, Family: t.Key.Family,
+		State:    State(t.State),
+		Reason:   EndReason(t.Reason),
+		TCPFlags: t.TCPFlags,
+		ICMPType: t.ICMPType, ICMPCode: t.ICMPCode,
+		Reversed:  t.Reversed(),
+		Emergency: t.Emergency(),
+	}
+}
+
+// State is a flow's place in its life.
+type State uint8
+
+// Flow states. For protocols other than TCP a flow is new until both
+// directions have been seen, then established.
+const (
+	StateNew         = State(flowtable.StateNew)         // packets seen in one direction only
+	StateEstablished = State(flowtable.StateEstablished) // both directions seen
+	StateClosing     = State(flowtable.StateClosing)     // TCP: a FIN seen, not from both sides, no RST
+	StateClosed      = State(flowtable.StateClosed)      // TCP: RST seen, or FIN from both sides
+)
+
+func (s State) String() string { return flowtable.State(s).String() }
+
+// EndReason says why a flow left the table.
+type EndReason uint8
+
+// End reasons.
+const (
+	ReasonActive    = EndReason(flowtable.ReasonActive)    // still in the table (handed over as it stands)
+	ReasonTimeout   = EndReason(flowtable.ReasonTimeout)   // idle longer than its state's timeout
+	ReasonTCPClosed = EndReason(flowtable.ReasonTCPClosed) // TCP closed: closed-state timeout passed, or a new SYN reused the tuple
+	ReasonFlush     = EndReason(flowtable.ReasonFlush)     // removed by a flush operation
+	ReasonEvicted   = EndReason(flowtable.ReasonEvicted)   // pushed out by a full table (emergency mode)
+	ReasonShutdown  = EndReason(flowtable.ReasonShutdown)  // the engine stopped
+
+	NumEndReasons = EndReason(flowtable.NumEndReasons)
+)
+
+func (r EndReason) String() string { return flowtable.EndReason(r).String() }
+
+// TableStats are the flow table's counters, summed over shards.
+type TableStats struct {
+	Active           uint64                // flows in the table now
+	Created          uint64                // flows created
+	Ended            [NumEndReasons]uint64 // flows ended, by reason
+	ICMPErrorNoFlow  uint64                // ICMP errors quoting a packet of no known flow
+	EmergencyEntered uint64                // times a shard filled up and entered emergency mode
+	EmergencyExited  uint64                // times one recovered
+	Emergency        bool                  // a shard is in emergency mode now
+}
+
+func (s *TableStats) add(o *flowtable.Stats) {
+	s.Active += o.Active
+	s.Created += o.Created
+	for r := range s.Ended {
+		s.Ended[r] += o.Ended[r]
+	}
+	s.ICMPErrorNoFlow += o.ICMPErrorNoFlow
+	s.EmergencyEntered += o.EmergencyEntered
+	s.EmergencyExited += o.EmergencyExited
+	s.Emergency = s.Emergency || o.Emergency
+}
