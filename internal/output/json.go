@@ -2,7 +2,6 @@ package output
 
 import (
 	"strconv"
-	"time"
 
 	"github.com/flowd/flowd/decode"
 	"github.com/flowd/flowd/engine"
@@ -95,10 +94,8 @@ type eveFormat struct{ opt Options }
 
 func (eveFormat) header() string { return "" }
 
-const eveTime = "2006-01-02T15:04:05.000000-0700"
-
 func appendEVETime(b []byte, ns int64) []byte {
-	return time.Unix(0, ns).UTC().AppendFormat(b, eveTime)
+	return appendUTC(b, ns, 'T', 6, "+0000")
 }
 
 func eveState(s engine.State) string {

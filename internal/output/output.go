@@ -15,7 +15,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/flowd/flowd/engine"
 )
@@ -206,7 +205,7 @@ func appendVLAN(b []byte, f *engine.Flow, sep byte) []byte {
 
 // AppendTime appends a Unix-ns time as RFC 3339 in UTC with microseconds.
 func AppendTime(b []byte, ns int64) []byte {
-	return time.Unix(0, ns).UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z07:00")
+	return appendUTC(b, ns, 'T', 6, "Z")
 }
 
 // Age is a flow's age as Suricata reports it: whole seconds from the first

@@ -3,6 +3,7 @@ package output
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"testing"
@@ -200,5 +201,29 @@ func TestAgeFloors(t *testing.T) {
 	f.First, f.Last = -1_500_000_000, -400_000_000 // before 1970 still floors
 	if Age(&f) != 1 {
 		t.Errorf("Age before the epoch = %d, want 1", Age(&f))
+	}
+}
+
+// TestAppendUTC: the hand-written time format equals the time package's
+// for times across leap years, month ends, before 1970 and past 2038.
+func TestAppendUTC(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	for range 20000 {
+		ns := r.Int64N(8e18) - 3e18
+		tm := time.Unix(0, ns).UTC()
+		for _, c := range []struct {
+			sep    byte
+			frac   int
+			zone   string
+			layout string
+		}{
+			{'T', 6, "Z", "2006-01-02T15:04:05.000000Z"},
+			{'T', 6, "+0000", "2006-01-02T15:04:05.000000+0000"},
+			{' ', 3, "", "2006-01-02 15:04:05.000"},
+		} {
+			if got, want := string(appendUTC(nil, ns, c.sep, c.frac, c.zone)), tm.Format(c.layout); got != want {
+				t.Fatalf("%d: %s, want %s", ns, got, want)
+			}
+		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"net/netip"
 	"strconv"
-	"time"
 
 	"github.com/flowd/flowd/decode"
 	"github.com/flowd/flowd/engine"
@@ -41,7 +40,7 @@ func (tableFormat) appendFlow(b []byte, f *engine.Flow) []byte {
 		b = strconv.AppendUint(b, v, 10)
 	}
 	b = append(b, '\t')
-	b = time.Unix(0, f.First).UTC().AppendFormat(b, "2006-01-02 15:04:05.000")
+	b = appendUTC(b, f.First, ' ', 3, "")
 	b = append(b, '\t')
 	b = strconv.AppendFloat(b, float64(f.Last-f.First)/1e9, 'f', 3, 64)
 	b = append(b, 's', '\t')
