@@ -594,3 +594,37 @@ func TestResultShapes(t *testing.T) {
 		t.Fatalf("%d flows, want %d", len(sdk), len(h.active()))
 	}
 }
+
+// TestReleasedResults: past the bound on retained results the oldest
+// operation is released; Describe and ListFlowOperationResults on it are
+// ResourceNotFoundException saying why, and the bound shows in /metrics.
+func TestReleasedResults(t *testing.T) {
+	// 200 flows' results are 11,200 bytes; the bound keeps one operation's.
+	h := newHarness(t, gen.Config{Seed: 4, Flows: 200, Duration: time.Second}, 1, engine.OpsConfig{MaxResultBytes: 16 << 10})
+	first := h.run(false, 0, types.FlowFilter{})
+	second := h.run(false, 0, types.FlowFilter{})
+	ctx := h.ctx()
+	_, err := h.client.DescribeFlowOperation(ctx, &nfw.DescribeFlowOperationInput{FirewallArn: firewall, FlowOperationId: &first})
+	if typ, msg := apiError(err); typ != "ResourceNotFoundException" || !strings.Contains(msg, "released") || !strings.Contains(msg, first) {
+		t.Errorf("describe a released operation: %s %q", typ, msg)
+	}
+	_, err = h.client.ListFlowOperationResults(ctx, &nfw.ListFlowOperationResultsInput{FirewallArn: firewall, FlowOperationId: &first})
+	if typ, msg := apiError(err); typ != "ResourceNotFoundException" || !strings.Contains(msg, "released") {
+		t.Errorf("results of a released operation: %s %q", typ, msg)
+	}
+	if got := h.results(second, 100); len(got) == 0 {
+		t.Error("the newest operation lost its results")
+	}
+	resp, err := http.Get(h.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	body := string(b)
+	for _, want := range []string{"flowd_op_results_max_bytes 16384", "flowd_op_results_released_total 1"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -473,5 +474,59 @@ func TestResultsChunks(t *testing.T) {
 	}
 	if r.Page(n, 5) != nil || r.Page(-1, 5) != nil || len(r.All()) != n {
 		t.Fatal("Page out of range")
+	}
+}
+
+// TestOpsResultBound: the results of ended operations stay under
+// MaxResultBytes however many operations run; past it the oldest are
+// released first, and asking for one says so, while the newest stay.
+func TestOpsResultBound(t *testing.T) {
+	e := startEngine(t, Config{}, udpPairs(t, 20), nil)
+	defer e.Stop(ReasonActive)
+	all := compile(t, 0, filter.Filter{})
+	// One capture's results: 20 flows in one chunk of 20.
+	one := NewResults(make([]FlowResult, 20))
+	per := one.Bytes()
+	bound := 3*per + per/2
+	o := newOps(t, e, OpsConfig{MaxResultBytes: bound})
+	var ids []string
+	for i := range 10 {
+		op := runOp(t, o, OpRequest{Type: OpCapture, Filters: all})
+		if op.Status != OpCompleted || op.Flows.Len() != 20 {
+			t.Fatalf("capture %d: %s with %d flows", i, op.Status, op.Flows.Len())
+		}
+		ids = append(ids, op.ID)
+		st := o.OpStats()
+		if st.ResultBytes > bound {
+			t.Fatalf("after capture %d: %d bytes of results kept, bound %d", i, st.ResultBytes, bound)
+		}
+	}
+	st := o.OpStats()
+	if st.Kept != 3 || st.Released != 7 || st.MaxBytes != bound {
+		t.Fatalf("stats %+v: want 3 kept, 7 released", st)
+	}
+	for i, id := range ids {
+		_, err := o.Op(id, Scope{})
+		switch {
+		case i < 7 && !errors.Is(err, ErrResultsReleased):
+			t.Errorf("operation %d: %v, want ErrResultsReleased", i, err)
+		case i < 7 && !strings.Contains(err.Error(), id):
+			t.Errorf("the message does not name the operation: %v", err)
+		case i >= 7 && err != nil:
+			t.Errorf("newest operation %d: %v", i, err)
+		}
+	}
+	if l, _ := o.List(ListRequest{}); len(l) != 3 || l[0].ID != ids[9] {
+		t.Errorf("list: %d operations", len(l))
+	}
+	// An operation whose results alone are over the bound is released
+	// too: the bound holds.
+	small := newOps(t, e, OpsConfig{MaxResultBytes: per / 2})
+	op := runOp(t, small, OpRequest{Type: OpCapture, Filters: all})
+	if _, err := small.Op(op.ID, Scope{}); !errors.Is(err, ErrResultsReleased) {
+		t.Errorf("an operation over the bound alone: %v", err)
+	}
+	if st := small.OpStats(); st.ResultBytes != 0 {
+		t.Errorf("%d bytes kept over a bound of %d", st.ResultBytes, per/2)
 	}
 }

@@ -28,18 +28,8 @@ import (
 // and stops it with SIGTERM: every flow left must reach the EVE file with
 // reason shutdown, and flowd must exit 0.
 func TestServeBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the flowd binary")
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build flowd with")
-	}
+	bin := buildFlowd(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "flowd")
-	if out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	pcap := filepath.Join(dir, "edge.pcap")
 	f, err := os.Create(pcap)
 	if err != nil {
