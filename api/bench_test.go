@@ -17,7 +17,7 @@ import (
 	"github.com/flowd/flowd/internal/synth"
 )
 
-// BenchmarkStartFlowCaptureToCompleted measures PERFORMANCE.md P6, second
+// BenchmarkStartFlowCaptureToCompleted measures target P6 (docs/TARGETS.md), second
 // half: the time from the SDK's StartFlowCapture call to the
 // DescribeFlowOperation that first says COMPLETED, over a table of 1 M
 // flows (one worker), through the HTTP API on a loopback port. Describe is

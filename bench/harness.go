@@ -10,7 +10,7 @@
 // package reports is built to be compared within one run: every phase reads
 // the same bytes, every figure is a median over runs, and each carries its
 // process CPU time next to its wall time (CPU time leaves out the time spent
-// waiting for a core). PERFORMANCE.md states the targets as ratios and
+// waiting for a core). docs/TARGETS.md states the targets as ratios and
 // counts for the same reason.
 //
 // Allocation contract: none; this is a harness. The measured phases are

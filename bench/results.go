@@ -38,16 +38,16 @@ type RunSet struct {
 	Elapsed time.Duration // the whole run, 0 when unknown
 }
 
-// Target is one PERFORMANCE.md target.
+// Target is one target of docs/TARGETS.md.
 type Target struct {
 	ID     string // "P1"
 	Title  string
-	Goal   string // the target, as PERFORMANCE.md states it
+	Goal   string // the target, as docs/TARGETS.md states it
 	How    string // how the row is measured here
 	Header string // the table header row
 }
 
-// Targets are the PERFORMANCE.md targets, in order.
+// Targets are the targets of docs/TARGETS.md, in order.
 var Targets = []Target{
 	{"P1", "replay throughput against other tools", "≥ 5× softflowd and ≥ 20× argus on the same pcap, same run (1 worker, decode + table update)",
 		"`flowd replay --format none -workers 1` and each tool on the same pcap file from the page cache, round-robin, medians of wall time; ratios are the tool's time over flowd's (cpu: user+system time)",
@@ -127,7 +127,7 @@ func MergeResults(old []byte, run *RunSet, svg string) []byte {
 	b.WriteString("Written by `make bench` (`scripts/bench.sh full`); `make bench-quick` adds rows marked *quick*, from smaller inputs. ")
 	b.WriteString("Each run adds one row at the top of every table below and keeps the older rows, so progress shows; ")
 	b.WriteString("edit the prose if you like, but leave the tables to the script. ")
-	b.WriteString("Targets and the reasons behind them: PERFORMANCE.md. ")
+	b.WriteString("Targets and the reasons behind them: docs/TARGETS.md. ")
 	b.WriteString("The machines are shared and noisy, so every figure is a median, every comparison comes from the same run, ")
 	b.WriteString("and times are given as wall clock and as the process's CPU time (which leaves out waiting for a core).\n\n")
 	latest := latestReport(run)
@@ -244,7 +244,7 @@ func targetRow(id string, run *RunSet) [3]string {
 	none := [3]string{"not measured in this run", "", "—"}
 	switch id {
 	case "P1":
-		// PERFORMANCE.md's reference pcap has 100 k flows: use the
+		// The reference capture of docs/TARGETS.md has 100 k flows: use the
 		// comparison nearest that size.
 		var best *Report
 		dist := func(r *Report) float64 { return math.Abs(math.Log(float64(max(flowsOf(r), 1)) / 1e5)) }

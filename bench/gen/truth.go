@@ -18,7 +18,7 @@ import (
 
 // Truth is what a correct flowd must report for a generated capture.
 //
-// The rules it follows (flowd's own, see SPEC §2-3):
+// The rules it follows (flowd's own, see the README's "How flows are counted"):
 //   - A flow's key is the protocol, both addresses, both ports (0 for ICMP
 //     and ICMPv6: every echo packet between two hosts is one flow, whatever
 //     its echo id) and the VLAN ids, outermost first.

@@ -33,7 +33,7 @@ capture is generated (see 'flowd gen') unless -in names a file.
 
 -vs runs other flow tools on the same capture file, round-robin with
 'flowd replay --format none', and prints how many times faster flowd is
-(PERFORMANCE.md P1). Tools that are not installed are named and skipped.
+(target P1 in docs/TARGETS.md). Tools that are not installed are named and skipped.
 
 'flowd bench report' merges reports written with -o into bench/RESULTS.md
 (one table per target, older rows kept) and draws the throughput plot.
@@ -64,7 +64,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	vlan := fs.Float64("vlan", 0, "share of flows with one 802.1Q tag")
 	qinq := fs.Float64("qinq", 0, "share of flows with QinQ tags (nfpcapd skips those packets)")
 	malformed := fs.Int("malformed", 0, "malformed frames to mix in")
-	sizes := fs.String("sizes", "small", "data packet sizes: imix, small, large or uniform (small: ~100 B frames, as PERFORMANCE.md's reference pcap)")
+	sizes := fs.String("sizes", "small", "data packet sizes: imix, small, large or uniform (small: ~100 B frames, as the reference capture of docs/TARGETS.md)")
 	seed := fs.Uint64("seed", 1, "generator seed")
 	pcapOut := fs.String("pcap", "", "also write the generated capture to this `file` (and give it to -vs)")
 	in := fs.String("in", "", "measure this capture `file` instead of generating one")
@@ -256,7 +256,7 @@ const benchReportUsage = `Usage: flowd bench report [flags] REPORT.json...
 
 Merges 'flowd bench -o' reports of one run (several table sizes) and,
 optionally, 'go test -bench' output into RESULTS.md: one table per
-PERFORMANCE.md target, the new row first, older rows kept. Writes the
+target of docs/TARGETS.md, the new row first, older rows kept. Writes the
 throughput plot (packets/s against flows in the table) next to it.
 
 Flags:

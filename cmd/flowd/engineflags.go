@@ -76,7 +76,7 @@ func (ef *engineFlags) config() (engine.Config, error) {
 }
 
 // sourceName names a file source after its base name without the capture
-// extensions (SPEC §5): "/tmp/edge-1.pcap.gz" is "edge-1".
+// extensions, as flow logs name interfaces: "/tmp/edge-1.pcap.gz" is "edge-1".
 func sourceName(path string) string {
 	name := filepath.Base(path)
 	for _, ext := range []string{".gz", ".pcapng", ".pcap", ".cap"} {
