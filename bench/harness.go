@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"time"
 
@@ -36,6 +37,7 @@ import (
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/filter"
 	"github.com/flowd/flowd/flowtable"
+	"github.com/flowd/flowd/internal/output"
 )
 
 // Config says what Run measures. The zero value (with Gen or Pcap set)
@@ -143,6 +145,7 @@ type Report struct {
 	Runs    int       `json:"runs"`
 	// Phases: walk, decode, engine (one per worker count), map.
 	Phases  []Phase    `json:"phases"`
+	Output  *Output    `json:"output,omitempty"`
 	Memory  *Memory    `json:"memory,omitempty"`
 	Churn   *Churn     `json:"churn,omitempty"`
 	Scan    *Scan      `json:"scan,omitempty"`
@@ -161,6 +164,15 @@ type Input struct {
 	Bytes    int        `json:"bytes"`    // size of the capture file
 	Flows    uint64     `json:"flows"`    // flows the engine created (1 worker)
 	Unusable uint64     `json:"unusable"` // frames decode could not use
+}
+
+// Output is the cost of writing the flows: each replay phase with output
+// over the one without, wall and cpu (target P1o: within 1.3).
+type Output struct {
+	CSV    float64 `json:"csv_x_none"`
+	CSVCPU float64 `json:"csv_x_none_cpu"`
+	EVE    float64 `json:"eve_x_none"`
+	EVECPU float64 `json:"eve_x_none_cpu"`
 }
 
 // Phase is one measured phase: medians over the runs.
@@ -236,6 +248,13 @@ const (
 	PhaseDecode = "decode"
 	PhaseEngine = "engine"
 	PhaseMap    = "map"
+	// The replay phases run a whole replay, as `flowd replay` does, from
+	// Start until the engine has stopped and the output is written: with
+	// no output, and with csv and EVE written to a temporary file in start
+	// order. Their ratios are the cost of output (target P1o).
+	PhaseReplayNone = "replay-none"
+	PhaseReplayCSV  = "replay-csv"
+	PhaseReplayEVE  = "replay-eve"
 )
 
 // Phase returns the phase with this name and worker count, or nil.
@@ -354,6 +373,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 		}
 
+		for _, ph := range replayPhases {
+			cfg.progress("run %d/%d: %s", run+1, cfg.Runs, ph.name)
+			s, err := h.replay(ctx, cfg.Workers[0], ph.format)
+			if err != nil {
+				return nil, err
+			}
+			samples[key(ph.name, cfg.Workers[0])] = append(samples[key(ph.name, cfg.Workers[0])], s)
+		}
+
 		cfg.progress("run %d/%d: map twin", run+1, cfg.Runs)
 		ms, mflows, mheap := h.mapTwin(run == 0)
 		samples[key(PhaseMap, 0)] = append(samples[key(PhaseMap, 0)], ms)
@@ -375,6 +403,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		add(PhaseEngine, w)
 	}
 	add(PhaseMap, 0)
+	for _, ph := range replayPhases {
+		add(ph.name, cfg.Workers[0])
+	}
+	if none := rep.Phase(PhaseReplayNone, cfg.Workers[0]); none != nil && none.WallNs > 0 && none.CPUNs > 0 {
+		o := &Output{}
+		if p := rep.Phase(PhaseReplayCSV, cfg.Workers[0]); p != nil {
+			o.CSV, o.CSVCPU = p.WallNs/none.WallNs, p.CPUNs/none.CPUNs
+		}
+		if p := rep.Phase(PhaseReplayEVE, cfg.Workers[0]); p != nil {
+			o.EVE, o.EVECPU = p.WallNs/none.WallNs, p.CPUNs/none.CPUNs
+		}
+		rep.Output = o
+	}
 	h.finishScans(rep)
 
 	if cfg.Churn.Flows > 0 {
@@ -514,6 +555,54 @@ func (h *harness) countFlows(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("bench: %s fills the engine's default table; give the table size", h.cfg.Name)
 	}
 	return int(max(st.Table.Created, 1)), nil
+}
+
+var replayPhases = []struct {
+	name   string
+	format output.Format
+}{{PhaseReplayNone, output.FormatNone}, {PhaseReplayCSV, output.FormatCSV}, {PhaseReplayEVE, output.FormatEVE}}
+
+// replay runs the capture through a fresh engine with w workers as `flowd
+// replay --format format -o FILE` does, from Start until the engine has
+// stopped and the flows are written to a temporary file.
+func (h *harness) replay(ctx context.Context, w int, format output.Format) (Sample, error) {
+	e, err := newEngine(h.cfg.Pcap, h.cfg.Name, engine.Config{
+		Workers: w, BatchSize: h.cfg.BatchSize, Table: flowtable.Config{MaxFlows: h.tableSize(w)}})
+	if err != nil {
+		return Sample{}, err
+	}
+	var path string
+	if format != output.FormatNone {
+		f, err := os.CreateTemp("", "flowd-bench-*."+string(format))
+		if err != nil {
+			e.Stop(engine.ReasonActive)
+			return Sample{}, fmt.Errorf("bench: %w", err)
+		}
+		path = f.Name()
+		f.Close()
+		defer os.Remove(path)
+		sink, err := output.NewSink(output.SinkConfig{Format: format, Path: path})
+		if err != nil {
+			e.Stop(engine.ReasonActive)
+			return Sample{}, fmt.Errorf("bench: %w", err)
+		}
+		e.AddSink(sink)
+	}
+	runtime.GC()
+	var m meter
+	m.start()
+	if err := runToEnd(ctx, e); err != nil {
+		e.Stop(engine.ReasonActive)
+		return Sample{}, err
+	}
+	if err := e.Sweep(ctx); err != nil {
+		e.Stop(engine.ReasonActive)
+		return Sample{}, fmt.Errorf("bench: %w", err)
+	}
+	if err := e.Stop(engine.ReasonActive); err != nil {
+		return Sample{}, fmt.Errorf("bench: %s output: %w", format, err)
+	}
+	return m.stop(), nil
 }
 
 type engineResult struct {

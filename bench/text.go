@@ -36,6 +36,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	tw.Flush()
 	fmt.Fprintln(ew)
 
+	if o := r.Output; o != nil {
+		fmt.Fprintf(ew, "output: a replay writing csv takes %.2f× (cpu %.2f×) one writing nothing, eve %.2f× (cpu %.2f×); target 1.3×\n",
+			o.CSV, o.CSVCPU, o.EVE, o.EVECPU)
+	}
 	if m := r.Memory; m != nil {
 		fmt.Fprintf(ew, "memory: %d flows in a table of %d: %s heap, %.1f B/flow (slab entry %d B); map twin %.1f B/flow\n",
 			m.Flows, m.TableMax, SI(float64(m.HeapBytes), "B"), m.BytesPerFlow, m.FlowSize, m.MapBytesPerFlow)
