@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin
 FUZZTIME ?= 30s
 # Packages with goroutines crossing each other: run under the race detector.
-RACE_PKGS := ./engine/... ./flowtable/... ./api/... ./capture/... ./filter/...
+RACE_PKGS := ./engine/... ./flowtable/... ./api/... ./capture/... ./filter/... ./internal/output/... ./internal/ipfix/...
 
 .PHONY: help build demo test test-short bench bench-quick fuzz lint deps clean
 
@@ -21,10 +21,12 @@ deps:
 	@scripts/deps.sh
 
 build:
+	@scripts/deps.sh --quiet demo
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-demo: build
+demo:
 	@scripts/deps.sh --quiet demo
+	$(GO) build -o $(BIN)/ ./cmd/...
 	$(BIN)/flowd replay testdata/sample.pcap
 
 test: deps
@@ -35,11 +37,14 @@ test: deps
 test-short:
 	$(GO) test -short ./...
 
-bench: build
+bench:
 	@scripts/deps.sh bench
+	$(GO) build -o $(BIN)/ ./cmd/...
 	GO=$(GO) FLOWD=$(BIN)/flowd scripts/bench.sh full
 
-bench-quick: build
+bench-quick:
+	@scripts/deps.sh --quiet demo
+	$(GO) build -o $(BIN)/ ./cmd/...
 	GO=$(GO) FLOWD=$(BIN)/flowd scripts/bench.sh quick
 
 fuzz:

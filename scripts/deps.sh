@@ -6,10 +6,14 @@ set -u
 quiet=0
 [ "${1:-}" = "--quiet" ] && { quiet=1; shift; }
 what=${1:-test}
+# libpcap-dev: the libpcap live source and BPF compilation are built with cgo.
+# tshark: cross-checks against Wireshark's dissectors. nfdump: nfcapd, the
+# collector the IPFIX/NetFlow export tests send to. iproute2, tcpreplay: the
+# live-capture tests' network namespaces and replayed traffic.
 case "$what" in
-  demo)  pkgs=() ;;
-  test)  pkgs=(tshark) ;;
-  bench) pkgs=(tshark softflowd argus-server argus-client nfdump) ;;
+  demo)  pkgs=(libpcap-dev) ;;
+  test)  pkgs=(libpcap-dev tshark nfdump iproute2 tcpreplay) ;;
+  bench) pkgs=(libpcap-dev tshark softflowd argus-server argus-client nfdump iproute2 tcpreplay) ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do
