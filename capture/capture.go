@@ -37,7 +37,9 @@ type LinkType uint16
 const (
 	LinkNull      LinkType = 0   // BSD loopback: 4-byte address family, host byte order
 	LinkEthernet  LinkType = 1   // IEEE 802.3 Ethernet
+	LinkPPP       LinkType = 9   // PPP, with or without the HDLC-like address and control bytes
 	LinkRaw       LinkType = 101 // raw IPv4 or IPv6, version from the first nibble
+	LinkCHDLC     LinkType = 104 // Cisco HDLC: address, control, ethertype
 	LinkLoop      LinkType = 108 // OpenBSD loopback: 4-byte address family, network byte order
 	LinkLinuxSLL  LinkType = 113 // Linux cooked capture v1, 16-byte header
 	LinkIPv4      LinkType = 228 // raw IPv4
@@ -61,6 +63,10 @@ func (t LinkType) String() string {
 		return "null"
 	case LinkEthernet:
 		return "ethernet"
+	case LinkPPP:
+		return "ppp"
+	case LinkCHDLC:
+		return "c-hdlc"
 	case LinkRaw:
 		return "raw"
 	case LinkLoop:

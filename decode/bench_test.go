@@ -18,6 +18,22 @@ var benchKinds = []struct{ kind, fixture string }{
 	{"icmp6-error", "eth-ipv6-icmpv6-port-unreachable-udp"},
 	{"fragment", "eth-ipv4-frag-later"},
 	{"ipv6-ext-chain", "eth-ipv6-full-chain-frag-first-tcp"},
+	{"vxlan-outer", "eth-ipv4-udp-vxlan-eth-ipv4-tcp"},
+	{"geneve-gwlb-outer", "eth-ipv4-udp-geneve-gwlb-ipv4-tcp"},
+	{"gre-outer", "eth-ipv4-gre-csum-key-seq-ipv4-tcp"},
+	{"mpls", "eth-mpls-2-labels-ipv4-tcp"},
+	{"pppoe", "eth-pppoe-ipv4-tcp"},
+}
+
+// benchTunnels are the tunnelled frames BenchmarkDecodeTunnel decodes all
+// the way in (the outer packet, then each inner one).
+var benchTunnels = []struct{ kind, fixture string }{
+	{"vxlan", "eth-ipv4-udp-vxlan-eth-ipv4-tcp"},
+	{"geneve-gwlb", "eth-ipv4-udp-geneve-gwlb-ipv4-tcp"},
+	{"geneve-eth", "eth-ipv4-udp-geneve-option-eth-ipv6-udp"},
+	{"vxlan-in-geneve", "eth-ipv4-udp-geneve-eth-ipv4-udp-vxlan-eth-ipv4-tcp"},
+	{"gre", "eth-ipv4-gre-csum-key-seq-ipv4-tcp"},
+	{"erspan2", "eth-ipv4-gre-erspan2-eth-ipv4-tcp"},
 }
 
 func fixtureNamed(tb testing.TB, name string) fixture {
@@ -75,6 +91,41 @@ func BenchmarkDecode(b *testing.B) {
 			for b.Loop() {
 				_ = d.parser.DecodeLayers(f.b, &decoded)
 			}
+		})
+	}
+}
+
+// BenchmarkDecodeTunnel decodes tunnelled frames as the engine will: Decode
+// for the outer packet, then DecodeInner into the same Packet until no
+// tunnel is left. The "outer" cases of BenchmarkDecode are Decode alone.
+//
+// 2026-12-04, Go 1.26, the same 2-vCPU VM shared with other jobs (noisy),
+// best of 10 runs of -benchtime=2000000x -cpu 1, ns per frame, 0
+// allocations:
+//
+//	kind              outer only   outer + inner(s)
+//	vxlan                 16.4          28.3
+//	geneve-gwlb           26.6          39.7   (3 options read)
+//	geneve-eth               -          35.1
+//	vxlan-in-geneve          -          60.1   (3 packets)
+//	gre                   11.5          23.0
+//	erspan2                  -          25.0
+//
+// In the same runs: plain ipv4-tcp 8.8, vlan-udp 11.3, mpls 12.5, pppoe
+// 13-17.
+func BenchmarkDecodeTunnel(b *testing.B) {
+	for _, k := range benchTunnels {
+		f := fixtureNamed(b, k.fixture)
+		b.Run("flowd/"+k.kind, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(f.b)))
+			var p Packet
+			for b.Loop() {
+				p.Decode(f.b, f.link)
+				for p.DecodeInner(&p, f.b) {
+				}
+			}
+			sinkPacket = p
 		})
 	}
 }

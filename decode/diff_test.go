@@ -31,10 +31,14 @@ var (
 
 // differ compares Decode with the gopacket oracle frame by frame.
 type differ struct {
-	t        testing.TB
-	frames   int
-	usable   int
-	failures int
+	t      testing.TB
+	frames int
+	usable int // frames usable to both
+	inner  int // tunnelled packets compared
+	// innerUsable counts the tunnelled packets usable to both.
+	innerUsable int
+	tunnels     int // usable packets carrying a tunnel
+	failures    int
 }
 
 func (d *differ) check(b []byte, link capture.LinkType, what string) {
@@ -44,20 +48,59 @@ func (d *differ) check(b []byte, link capture.LinkType, what string) {
 	got.Decode(b, link)
 	checkInvariants(d.t, &got, b)
 	want, ok, why, panicked := refDecode(b, link)
-	switch {
-	case panicked:
-		d.report(b, link, what, "the oracle cannot judge: %s\n got %s", why, dump(&got))
-	case ok && got.Reason == ReasonOK:
-		d.usable++
-		if got == want {
+	if !d.compare(b, link, what, &got, &want, ok, why, panicked, &d.usable) {
+		return
+	}
+	// Then every packet inside, level by level, each against the oracle
+	// run on the inner bytes alone.
+	for depth := 1; got.HasInner(); depth++ {
+		start := got.FrameOffset + got.InnerOffset
+		in, inLink := b[start:start+got.InnerLen], got.InnerLink
+		if !got.DecodeInner(&got, b) {
+			d.report(b, link, what, "DecodeInner refused level %d", depth)
 			return
 		}
-		d.report(b, link, what, "decoders disagree\n got %s\nwant %s", dump(&got), dump(&want))
-	case ok:
-		d.report(b, link, what, "flowd says %v, gopacket decodes it\nwant %s", got.Reason, dump(&want))
-	case got.Reason == ReasonOK:
-		d.report(b, link, what, "flowd decodes it, gopacket says %s\n got %s", why, dump(&got))
+		checkInvariants(d.t, &got, in)
+		d.inner++
+		want, ok, why, panicked = refDecode(in, inLink)
+		want.FrameOffset, want.TunnelDepth = start, uint8(depth)
+		if want.HasInner() && depth >= int(tunnels.maxDepth) {
+			want.TunnelReason = ReasonTunnelTooDeep
+		}
+		if !d.compare(b, link, fmt.Sprintf("%s, tunnelled packet %d (%v at %d)", what, depth, inLink, start), &got, &want, ok, why, panicked, &d.innerUsable) {
+			return
+		}
 	}
+}
+
+// compare reports whether the decoders agree on a packet that both can use
+// (and so its tunnel may be followed); it counts such packets in *usable.
+func (d *differ) compare(b []byte, link capture.LinkType, what string, got, want *Packet, ok bool, why string, panicked bool, usable *int) bool {
+	d.t.Helper()
+	switch {
+	case panicked:
+		d.report(b, link, what, "the oracle cannot judge: %s\n got %s", why, dump(got))
+	case ok && got.Reason == ReasonOK:
+		*usable++
+		if got.TunnelReason != ReasonOK && want.TunnelReason != ReasonOK {
+			// Both find the tunnel header unusable: the reason and what
+			// was read before the problem are not compared.
+			want.TunnelReason, want.VNI, want.GREKey, want.HasGREKey = got.TunnelReason, got.VNI, got.GREKey, got.HasGREKey
+			want.ERSPANSession, want.GWLB = got.ERSPANSession, got.GWLB
+		}
+		if got.Tunnel != TunnelNone {
+			d.tunnels++
+		}
+		if *got == *want {
+			return true
+		}
+		d.report(b, link, what, "decoders disagree\n got %s\nwant %s", dump(got), dump(want))
+	case ok:
+		d.report(b, link, what, "flowd says %v, gopacket decodes it\nwant %s", got.Reason, dump(want))
+	case got.Reason == ReasonOK:
+		d.report(b, link, what, "flowd decodes it, gopacket says %s\n got %s", why, dump(got))
+	}
+	return false
 }
 
 func (d *differ) report(b []byte, link capture.LinkType, what, format string, args ...any) {
@@ -280,7 +323,11 @@ func TestDiffRandom(t *testing.T) {
 			break
 		}
 	}
-	t.Logf("%d random frames, %d usable to both decoders", d.frames, d.usable)
+	t.Logf("%d random frames, %d usable to both decoders, %d carrying a tunnel; %d tunnelled packets compared, %d usable",
+		d.frames, d.usable, d.tunnels, d.inner, d.innerUsable)
+	if d.inner < d.frames/20 {
+		t.Errorf("only %d tunnelled packets in %d frames", d.inner, d.frames)
+	}
 	if testing.Verbose() {
 		for k, v := range kinds {
 			t.Logf("%6d %s", v, k)
@@ -293,10 +340,11 @@ func TestDiffRandom(t *testing.T) {
 
 // gen builds one random frame.
 type gen struct {
-	r    *rand.Rand
-	desc []string
-	l3   int  // offset of the outer IP header in the frame
-	v6   bool // whether it is IPv6
+	r     *rand.Rand
+	desc  []string
+	l3    int  // offset of the outer IP header in the frame
+	v6    bool // whether it is IPv6
+	level int  // tunnels around the packet being built
 }
 
 func (g *gen) note(format string, args ...any) { g.desc = append(g.desc, fmt.Sprintf(format, args...)) }
@@ -352,6 +400,9 @@ func (g *gen) link(ip []byte, v6 bool) ([]byte, capture.LinkType, int) {
 		family = []layers.ProtocolFamily{layers.ProtocolFamilyIPv6BSD, layers.ProtocolFamilyIPv6FreeBSD,
 			layers.ProtocolFamilyIPv6Darwin, layers.ProtocolFamilyIPv6Linux}[g.r.IntN(4)]
 	}
+	if b, link, l3, ok := g.otherLink(ip, v6); ok {
+		return b, link, l3
+	}
 	switch x := g.r.IntN(100); {
 	case x < 60:
 		g.note("eth")
@@ -370,6 +421,7 @@ func (g *gen) link(ip []byte, v6 bool) ([]byte, capture.LinkType, int) {
 			ls = append(ls, tag)
 			g.note("vlan(%#x,%d)", uint16(tpid), tag.VLANIdentifier)
 		}
+		ls = append(ls, g.linkShim(prev, v6)...)
 		ls = append(ls, gopacket.Payload(ip))
 		b := serialize(ls...)
 		l3 := len(b) - len(ip)
@@ -535,6 +587,9 @@ func (g *gen) ipPacket(v6 bool, depth int) []byte {
 
 // transport returns the upper-layer protocol and its bytes.
 func (g *gen) transport(v6 bool, depth int) (layers.IPProtocol, []byte) {
+	if depth == 0 && g.level < 2 && g.pct(15) {
+		return g.tunnel()
+	}
 	x := g.r.IntN(100)
 	if depth > 0 && x >= 65 {
 		x = g.r.IntN(65) // quoted packets: mostly TCP and UDP

@@ -112,6 +112,9 @@ type fixture struct {
 	link capture.LinkType
 	b    []byte
 	want Packet // CapLen is filled in from len(b)
+	// inner are the packets DecodeInner finds in the frame, level by
+	// level (CapLen as written: the inner bytes).
+	inner []Packet
 }
 
 var fixtures = []fixture{
@@ -165,8 +168,8 @@ var fixtures = []fixture{
 			// IPv4: total 33, UDP
 			[]byte{0x45, 0x00, 0x00, 0x21, 0x00, 0x04, 0x00, 0x00, 0x40, 0x11, 0x00, 0x00}, ip4AtoB,
 			udpDNS),
-		// The third (innermost) tag is walked through but not kept.
-		want: Packet{VLAN: [2]uint16{300, 200}, NumVLAN: 2, Tuple: udpWant(addrA4, addrB4, 4), IPLen: 33, L3Offset: 26, L4Offset: 46},
+		// The third (innermost) tag is kept apart, in VLAN3.
+		want: Packet{VLAN: [2]uint16{300, 200}, VLAN3: 100, NumVLAN: 3, Tuple: udpWant(addrA4, addrB4, 4), IPLen: 33, L3Offset: 26, L4Offset: 46},
 	},
 	{
 		name: "eth-vlan-ipv6-udp",
@@ -185,7 +188,7 @@ var fixtures = []fixture{
 			[]byte{0x45, 0x00, 0x00, 0x1c, 0x00, 0x04, 0x00, 0x00, 0x40, 0x11, 0x00, 0x00}, ip4AtoB,
 			udpEmpty),
 		// MaxVLANTags tags: the limit itself is accepted.
-		want: Packet{VLAN: [2]uint16{1, 200}, NumVLAN: 2, Tuple: udpWant(addrA4, addrB4, 4), IPLen: 28, L3Offset: 46, L4Offset: 66},
+		want: Packet{VLAN: [2]uint16{1, 200}, VLAN3: 1, NumVLAN: 3, Tuple: udpWant(addrA4, addrB4, 4), IPLen: 28, L3Offset: 46, L4Offset: 66},
 	},
 	{
 		name: "sll-ipv4-udp",
@@ -414,7 +417,10 @@ var fixtures = []fixture{
 			[]byte{0x45, 0x00, 0x00, 0x1c, 0x00, 0x0f, 0x40, 0x00, 0x40, 0x2f, 0x00, 0x00}, ip4AtoB,
 			// GRE: no flags, protocol IPv4, then the start of a tunnelled packet
 			[]byte{0x00, 0x00, 0x08, 0x00, 0x45, 0x00, 0x00, 0x14}),
-		want: Packet{Tuple: Tuple{Src: addrA4, Dst: addrB4, Proto: 47, Family: 4}, IPLen: 28, L3Offset: 14, L4Offset: 34},
+		// A GRE tunnel whose inner packet is cut short.
+		want: Packet{Tuple: Tuple{Src: addrA4, Dst: addrB4, Proto: 47, Family: 4}, IPLen: 28, L3Offset: 14, L4Offset: 34,
+			Tunnel: TunnelGRE, InnerLink: capture.LinkIPv4, InnerOffset: 38, InnerLen: 4},
+		inner: []Packet{{Reason: ReasonTruncated}},
 	},
 	{
 		name: "eth-ipv4-esp",
@@ -424,7 +430,7 @@ var fixtures = []fixture{
 			[]byte{0x45, 0x00, 0x00, 0x24, 0x00, 0x10, 0x40, 0x00, 0x40, 0x32, 0x00, 0x00}, ip4AtoB,
 			// ESP: SPI 0x100, sequence 1, 8 bytes of ciphertext
 			[]byte{0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8}),
-		want: Packet{Tuple: Tuple{Src: addrA4, Dst: addrB4, Proto: 50, Family: 4}, IPLen: 36, L3Offset: 14, L4Offset: 34},
+		want: Packet{Tuple: Tuple{Src: addrA4, Dst: addrB4, Proto: 50, Family: 4}, IPLen: 36, L3Offset: 14, L4Offset: 34, SPI: 0x100},
 	},
 
 	// ---- IPv6 extension headers and fragments ------------------------------
@@ -486,7 +492,7 @@ var fixtures = []fixture{
 			[]byte{0x60, 0x00, 0x00, 0x00, 0x00, 0x10, 0x32, 0x40}, ip6AtoB,
 			// ESP: SPI 0x100, sequence 1, 8 bytes of ciphertext
 			[]byte{0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8}),
-		want: Packet{Tuple: Tuple{Src: addrA6, Dst: addrB6, Proto: 50, Family: 6}, IPLen: 56, L3Offset: 14, L4Offset: 54},
+		want: Packet{Tuple: Tuple{Src: addrA6, Dst: addrB6, Proto: 50, Family: 6}, IPLen: 56, L3Offset: 14, L4Offset: 54, SPI: 0x100},
 	},
 	{
 		name: "eth-ipv6-no-next-header-padded",

@@ -60,6 +60,59 @@ import (
 //	      quoted length field to the quote's length (flowd does not read it:
 //	      quotes are cut by design), and takes the ports from the first 4
 //	      bytes of the quoted transport header [D11].
+//
+// Tunnels and link encapsulations (oracle_tunnel_test.go):
+//
+//	[D13] gopacket has no Cisco HDLC layer: the oracle reads its 4-byte
+//	      header (address, control, ethertype) itself.
+//	[D14] gopacket's MPLS decoder guesses the payload from its first byte
+//	      only, and knows no explicit-null labels, reserved bottom labels,
+//	      pseudowires or stack limit. The oracle decodes each label with
+//	      it and applies flowd's rules to the payload: labels 0 and 2 name
+//	      IPv4 and IPv6, labels 1 and 3-15 at the bottom are unusable, a
+//	      first nibble 0 is a pseudowire (the oracle skips the 4-byte
+//	      control word; gopacket decodes the Ethernet frame), at most
+//	      MaxMPLSLabels labels, no pseudowire in a pseudowire or over PPP.
+//	[D15] gopacket's PPPoE decoder checks neither version, type nor code,
+//	      and panics when the length runs past the frame; flowd refuses
+//	      the first three and caps the length at the captured bytes. The
+//	      oracle checks the header and caps the length before decoding.
+//	[D16] gopacket's PPP decoder reads bytes past short frames; the oracle
+//	      decodes with gopacket.NewPacket, which recovers, and treats a
+//	      missing PPP layer as unusable.
+//	[D17] GENEVE: gopacket reads one of the two version bits and four of
+//	      the five option length bits (the fifth shows as the low bit of
+//	      its option Flags), keeps a uint8 offset, and checks neither the
+//	      reserved bits nor that the options fill the options length. The
+//	      oracle checks the version, reserved bits and option total itself,
+//	      and walks the options by hand when gopacket cannot.
+//	[D18] VXLAN: gopacket checks neither the I flag nor the reserved bits;
+//	      the oracle applies Suricata's strict rule (flowd's default).
+//	[D19] GRE: gopacket panics on headers cut short and checks neither the
+//	      version, the recursion control, the reserved flags, nor
+//	      PPTP's rules (key present, protocol PPP). The oracle decodes
+//	      under recover and applies those rules; for PPTP flowd's GREKey
+//	      is the call id (the low half of gopacket's Key).
+//	[D20] ERSPAN II: gopacket panics on short headers and does not check
+//	      the version (1); the oracle does both.
+//	[D21] gopacket knows neither ERSPAN type III nor Teredo: the oracle
+//	      reads ERSPAN III's 12-byte header by hand, and applies Suricata's
+//	      Teredo rule with gopacket's IPv6 layer reading the header.
+//	[D22] EtherIP: gopacket does not check the version (3); the oracle does.
+//	[D23] ESP: gopacket's decoder needs 8 bytes (and panics on fewer);
+//	      flowd reads the SPI from the first 4. The oracle reads 4 to 7
+//	      bytes by hand.
+//	[D24] flowd does not decapsulate the first fragment of a tunnel
+//	      packet (ReasonTunnelFragment); gopacket never sees it, since it
+//	      stops at fragments [D10]. The oracle applies the rule.
+//	[D25] The UDP payload flowd reads a tunnel header from ends where the
+//	      UDP length says when that lies within the datagram, else where
+//	      the datagram ends; gopacket ends it at the captured bytes or
+//	      rejects UDP lengths 1-7. The oracle trims the payload itself.
+//
+// An unusable tunnel header is compared as unusable, whatever the reason
+// (ReasonTruncated or the tunnel's own), and the tunnel identity read
+// before the problem (GRE key, VNI, options) is not compared then.
 type oracle struct {
 	b    []byte // private copy of the frame: the oracle patches it [D6, D7, D12]
 	want Packet
@@ -147,31 +200,63 @@ func (o *oracle) decode(link capture.LinkType) bool {
 		return o.ipv4(b)
 	case capture.LinkIPv6:
 		return o.ipv6(b)
+	case LinkCiscoHDLC: // [D13]
+		if len(b) < 4 {
+			return o.fail("c-hdlc: %d bytes", len(b))
+		}
+		et, rest = layers.EthernetType(binary.BigEndian.Uint16(b[2:4])), b[4:]
+	case LinkPPP:
+		return o.ppp(b)
 	default:
 		return o.fail("link type %d", link)
 	}
+	return o.etherType(et, rest)
+}
 
-	for n := 0; et == layers.EthernetTypeDot1Q || et == layers.EthernetTypeQinQ || et == 0x9100; n++ { // [D3]
-		if n == MaxVLANTags {
-			return o.fail("more than %d VLAN tags", MaxVLANTags) // [D4]
+// etherType decodes rest, whose protocol is the ethertype et: VLAN tags,
+// MPLS, PPPoE, then IP.
+func (o *oracle) etherType(et layers.EthernetType, rest []byte) bool {
+	n, pw := 0, false
+	for {
+		switch et {
+		case layers.EthernetTypeDot1Q, layers.EthernetTypeQinQ, 0x9100: // [D3]
+			if n == MaxVLANTags {
+				return o.fail("more than %d VLAN tags", MaxVLANTags) // [D4]
+			}
+			var tag layers.Dot1Q
+			if err := tag.DecodeFromBytes(rest, df); err != nil {
+				return o.fail("dot1q: %v", err)
+			}
+			switch n {
+			case 0, 1:
+				o.want.VLAN[n] = tag.VLANIdentifier
+			case 2:
+				o.want.VLAN3 = tag.VLANIdentifier
+			}
+			o.want.NumVLAN = uint8(min(n+1, 3))
+			n++
+			et, rest = tag.Type, tag.Payload
+		case layers.EthernetTypeIPv4:
+			return o.ipv4(rest)
+		case layers.EthernetTypeIPv6:
+			return o.ipv6(rest)
+		case layers.EthernetTypeMPLSUnicast, layers.EthernetTypeMPLSMulticast:
+			eth, isPW, ok := o.mpls(rest, pw)
+			if !isPW {
+				return ok
+			}
+			pw = true
+			var e layers.Ethernet
+			if err := e.DecodeFromBytes(eth, df); err != nil {
+				return o.fail("pseudowire ethernet: %v", err)
+			}
+			et, rest = e.EthernetType, e.Payload
+		case layers.EthernetTypePPPoESession:
+			return o.pppoe(rest)
+		default:
+			return o.fail("ethertype %v", et)
 		}
-		var tag layers.Dot1Q
-		if err := tag.DecodeFromBytes(rest, df); err != nil {
-			return o.fail("dot1q: %v", err)
-		}
-		if n < 2 {
-			o.want.VLAN[n] = tag.VLANIdentifier
-			o.want.NumVLAN = uint8(n + 1)
-		}
-		et, rest = tag.Type, tag.Payload
 	}
-	switch et {
-	case layers.EthernetTypeIPv4:
-		return o.ipv4(rest)
-	case layers.EthernetTypeIPv6:
-		return o.ipv6(rest)
-	}
-	return o.fail("ethertype %v", et)
 }
 
 // decodeIPv4 runs gopacket's IPv4 decoder on b, with the options replaced
@@ -380,6 +465,21 @@ func (o *oracle) transport(proto layers.IPProtocol, t []byte, dlen int, firstFra
 			_ = udp.DecodeFromBytes(padded(t, 8), df) // [D11]
 		}
 		w.SrcPort, w.DstPort = uint16(udp.SrcPort), uint16(udp.DstPort)
+		o.udpTunnel(t, dlen, firstFrag)
+	case layers.IPProtocolESP:
+		switch {
+		case len(t) >= 8:
+			pk := gopacket.NewPacket(t, layers.LayerTypeIPSecESP, gopacket.NoCopy)
+			if esp, ok := pk.Layer(layers.LayerTypeIPSecESP).(*layers.IPSecESP); ok {
+				w.SPI = esp.SPI
+			}
+		case len(t) >= 4:
+			w.SPI = binary.BigEndian.Uint32(t) // [D23]
+		}
+	case layers.IPProtocolGRE:
+		o.gre(t, dlen, firstFrag)
+	case layers.IPProtocolIPv4, layers.IPProtocolIPv6, layers.IPProtocolEtherIP:
+		o.ipTunnel(proto, t, dlen, firstFrag)
 	case layers.IPProtocolSCTP:
 		if len(t) < 4 {
 			return o.fail("sctp: %d bytes", len(t))

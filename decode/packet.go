@@ -1,6 +1,17 @@
 // Package decode parses captured frames into the few fields a flow table
 // needs: VLAN ids, the IP 5-tuple, lengths, TCP flags, ICMP type and code,
-// fragment identity, and the 5-tuple quoted inside ICMP error messages.
+// fragment identity, the 5-tuple quoted inside ICMP error messages, the ESP
+// SPI, and the tunnel a packet carries (GENEVE, VXLAN, GRE, ERSPAN,
+// IP-in-IP, Teredo, EtherIP), with its identity (VNI, GRE key, ERSPAN
+// session, AWS Gateway Load Balancer options).
+//
+// Link-level encapsulations (802.1Q/QinQ tags, MPLS label stacks, PPPoE
+// sessions, PPP and Cisco HDLC links) are walked through to reach IP. A
+// tunnel is different: the outer packet is a flow of its own (the tunnel's
+// UDP, GRE or IP flow) and the packet inside is another one. Decode decodes
+// the outer packet and says where the inner one is (Packet.Tunnel,
+// InnerOffset, InnerLen, InnerLink); DecodeInner decodes it, level by level,
+// as Suricata does with its tunnel pseudo-packets.
 //
 // Allocation contract: (*Packet).Decode never allocates and never panics,
 // whatever the input. A frame that cannot be used sets Packet.Reason; no
@@ -11,11 +22,15 @@
 //
 // Concurrency: a Packet is owned by one goroutine. Decode keeps no state
 // between calls; Packet holds no slices into the frame, so it stays valid
-// after the frame's buffer is reused.
+// after the frame's buffer is reused. The tunnel settings (Configure) are
+// package-wide and read by every Decode: set them once before decoding
+// starts, never while another goroutine decodes.
 //
 // Of flowd's packages it imports only capture, for the LinkType of a frame;
 // it never imports flowtable or filter.
 package decode
+
+import "github.com/flowd/flowd/capture"
 
 // Reason says why a frame cannot be used for flow tracking. ReasonOK means
 // it can.
@@ -61,6 +76,49 @@ const (
 	// ReasonTooManyVLANs: more than MaxVLANTags stacked VLAN tags.
 	ReasonTooManyVLANs
 
+	// The reasons below came with tunnel decoding. The first two make a
+	// frame unusable (Packet.Reason). The others only ever appear in
+	// Packet.TunnelReason: they say why the packet inside a tunnel cannot
+	// be decoded while the outer packet itself is fine. TunnelReason may
+	// also be ReasonTruncated (the capture ends inside the tunnel header)
+	// or ReasonNonIP (the tunnel carries something other than IP or
+	// Ethernet: ARP, an unknown GRE protocol, ...).
+
+	// ReasonBadMPLS: an MPLS label stack deeper than MaxMPLSLabels, a
+	// reserved label (1, 3-15) at the bottom of the stack, a payload that
+	// is neither IPv4, IPv6 nor an Ethernet pseudowire, or a pseudowire
+	// where flowd does not follow one (inside another, or over PPP).
+	ReasonBadMPLS
+	// ReasonBadPPPoE: a PPPoE session header with a version or type other
+	// than 1, a code other than 0 (session data), or a length too short to
+	// hold the PPP protocol.
+	ReasonBadPPPoE
+	// ReasonBadGeneve: a GENEVE header (on a GenevePorts UDP port) with a
+	// version other than 0, reserved bits set, options that do not add up
+	// to the options length, or a datagram too short for the header.
+	ReasonBadGeneve
+	// ReasonBadVXLAN: a VXLAN header (to a VXLANPorts UDP port) without
+	// the I flag, with reserved bits set (unless Config.VXLANPermissive),
+	// or in a datagram too short for it.
+	ReasonBadVXLAN
+	// ReasonBadGRE: a GRE header with a version other than 0 or 1, with
+	// recursion control or reserved flag bits set, a version 1 (PPTP)
+	// header that is not PPP with a key, source routes that run past the
+	// datagram, or a datagram too short for the header.
+	ReasonBadGRE
+	// ReasonBadERSPAN: an ERSPAN type II or III header with the wrong
+	// version, or in a datagram too short for it.
+	ReasonBadERSPAN
+	// ReasonBadEtherIP: an EtherIP header whose version is not 3, or a
+	// datagram too short for it.
+	ReasonBadEtherIP
+	// ReasonTunnelFragment: the outer packet is an IP fragment, so the
+	// tunnelled packet is incomplete; flowd does not reassemble.
+	ReasonTunnelFragment
+	// ReasonTunnelTooDeep: the packet carries a tunnel at the deepest
+	// level DecodeInner goes (Config.MaxTunnelDepth).
+	ReasonTunnelTooDeep
+
 	NumReasons // number of Reason values, for counter arrays
 )
 
@@ -76,6 +134,15 @@ var reasonNames = [NumReasons]string{
 	ReasonBadTCPHeaderLen: "bad_tcp_header_len",
 	ReasonBadICMPError:    "bad_icmp_error",
 	ReasonTooManyVLANs:    "too_many_vlan_tags",
+	ReasonBadMPLS:         "bad_mpls",
+	ReasonBadPPPoE:        "bad_pppoe",
+	ReasonBadGeneve:       "bad_geneve",
+	ReasonBadVXLAN:        "bad_vxlan",
+	ReasonBadGRE:          "bad_gre",
+	ReasonBadERSPAN:       "bad_erspan",
+	ReasonBadEtherIP:      "bad_etherip",
+	ReasonTunnelFragment:  "tunnel_fragment",
+	ReasonTunnelTooDeep:   "tunnel_too_deep",
 }
 
 // String returns the reason's name as counters and summaries show it.
@@ -88,11 +155,16 @@ func (r Reason) String() string {
 
 // IP protocol numbers the decoder understands beyond the IP layer.
 const (
-	ProtoICMP   = 1
-	ProtoTCP    = 6
-	ProtoUDP    = 17
-	ProtoICMPv6 = 58
-	ProtoSCTP   = 132
+	ProtoICMP    = 1
+	ProtoIPv4    = 4 // IPv4 in IP
+	ProtoTCP     = 6
+	ProtoUDP     = 17
+	ProtoIPv6    = 41 // IPv6 in IP
+	ProtoGRE     = 47
+	ProtoESP     = 50
+	ProtoICMPv6  = 58
+	ProtoEtherIP = 97
+	ProtoSCTP    = 132
 )
 
 // TCP flag bits as they appear in the TCP header's flags byte.
@@ -118,17 +190,19 @@ type Tuple struct {
 }
 
 // Packet is the decoded form of one frame. Decode resets every field. It is
-// 120 bytes with no pointers: keep one per worker and decode into it.
+// 184 bytes with no pointers: keep one per worker and decode into it.
 type Packet struct {
 	// Reason is ReasonOK when the fields below describe a usable IP packet.
 	// When it is not, fields decoded before the problem may be set, but none
 	// is guaranteed.
 	Reason Reason
 
-	// VLAN holds up to two 802.1Q / 802.1ad (0x8100, 0x88a8, 0x9100) ids,
-	// outermost first; NumVLAN says how many were kept (capped at 2; deeper
-	// tags are skipped, up to MaxVLANTags in all). Tags are read after
-	// Ethernet, SLL and SLL2 headers.
+	// VLAN holds the two outermost 802.1Q / 802.1ad (0x8100, 0x88a8,
+	// 0x9100) ids, outermost first, and VLAN3 the third; NumVLAN says how
+	// many were kept (capped at 3; deeper tags are skipped, up to
+	// MaxVLANTags in all). Tags are read after Ethernet, SLL, SLL2 and
+	// Cisco HDLC headers, and in an MPLS Ethernet pseudowire (counted on
+	// from the outer tags).
 	VLAN    [2]uint16
 	NumVLAN uint8
 
@@ -197,6 +271,114 @@ type Packet struct {
 	MoreFragments bool
 	FragOffset    uint16
 	FragID        uint32
+
+	// VLAN3 is the third VLAN id, valid when NumVLAN is 3.
+	VLAN3 uint16
+
+	// SPI is the ESP security parameters index, valid when Proto is
+	// ProtoESP and the packet is not a later fragment. It is 0 (a value
+	// RFC 4303 reserves) when fewer than 4 bytes of ESP were captured.
+	SPI uint32
+
+	// Tunnel is the tunnel the packet carries, TunnelNone if none; valid
+	// when Reason is ReasonOK. When it is set, the packet itself is still
+	// decoded as the outer (tunnel) flow, and TunnelReason says whether
+	// the inner packet can be decoded: ReasonOK, and it lies at InnerOffset
+	// for InnerLen captured bytes of the bytes given to Decode, to be
+	// decoded with link type InnerLink (HasInner, DecodeInner). Otherwise
+	// the tunnel header is unusable: an event to count, while the outer
+	// packet still counts as its own flow (Suricata does the same).
+	Tunnel       TunnelKind
+	TunnelReason Reason
+	// TunnelDepth is 0 for a frame given to Decode, and n for the packet
+	// DecodeInner found n tunnels deep.
+	TunnelDepth uint8
+	// HasGREKey says GREKey is valid: the packet's GRE header (GRE,
+	// ERSPAN tunnels) has the key flag set.
+	HasGREKey bool
+	InnerLink capture.LinkType
+	// ERSPANSession is the ERSPAN session id (10 bits); valid when Tunnel
+	// is TunnelERSPAN2 or TunnelERSPAN3.
+	ERSPANSession uint16
+	InnerOffset   uint32
+	InnerLen      uint32
+	// FrameOffset is where the bytes this packet was decoded from start in
+	// the captured frame: 0 after Decode, and the inner packet's offset in
+	// the outermost frame after DecodeInner. The other offsets are
+	// relative to those bytes.
+	FrameOffset uint32
+	// VNI is the 24-bit network identifier; valid when Tunnel is
+	// TunnelVXLAN or TunnelGeneve.
+	VNI uint32
+	// GREKey is the GRE key (version 0), or the PPTP call id (version 1).
+	GREKey uint32
+	// GWLB holds the AWS Gateway Load Balancer options of a GENEVE header;
+	// valid when Tunnel is TunnelGeneve.
+	GWLB GWLBOptions
+}
+
+// GWLBOptions are the GENEVE options (class 0x0108) that an AWS Gateway
+// Load Balancer adds to the packets it sends to its appliances. Each field
+// is valid when its bit is set in Has.
+type GWLBOptions struct {
+	EndpointID   uint64 // type 1: the Gateway Load Balancer endpoint (vpce-...)
+	AttachmentID uint64 // type 2: the attachment
+	FlowCookie   uint32 // type 3: the flow cookie
+	Has          uint8  // GWLBHasEndpoint | GWLBHasAttachment | GWLBHasCookie
+}
+
+// Bits of GWLBOptions.Has.
+const (
+	GWLBHasEndpoint = 1 << iota
+	GWLBHasAttachment
+	GWLBHasCookie
+)
+
+// TunnelKind names the tunnel a packet carries.
+type TunnelKind uint8
+
+const (
+	TunnelNone    TunnelKind = iota
+	TunnelGeneve             // UDP (GenevePorts) GENEVE: Ethernet, IPv4 or IPv6 inside
+	TunnelVXLAN              // UDP (VXLANPorts) VXLAN: Ethernet inside
+	TunnelGRE                // GRE version 0 (Ethernet, IPv4, IPv6) or 1 (PPTP: PPP)
+	TunnelERSPAN1            // GRE 0x88BE without sequence number: Ethernet
+	TunnelERSPAN2            // GRE 0x88BE with sequence number, 8-byte header: Ethernet
+	TunnelERSPAN3            // GRE 0x22EB, 12- or 20-byte header: Ethernet or IP
+	TunnelIPv4               // IPv4 in IPv4 or IPv6 (IP protocol 4)
+	TunnelIPv6               // IPv6 in IPv4 or IPv6 (IP protocol 41)
+	TunnelTeredo             // UDP (TeredoPorts) Teredo: IPv6 inside
+	TunnelEtherIP            // EtherIP (IP protocol 97): Ethernet inside
+
+	NumTunnelKinds // number of TunnelKind values, for counter arrays
+)
+
+var tunnelNames = [NumTunnelKinds]string{
+	TunnelNone:    "none",
+	TunnelGeneve:  "geneve",
+	TunnelVXLAN:   "vxlan",
+	TunnelGRE:     "gre",
+	TunnelERSPAN1: "erspan1",
+	TunnelERSPAN2: "erspan2",
+	TunnelERSPAN3: "erspan3",
+	TunnelIPv4:    "ipv4_in_ip",
+	TunnelIPv6:    "ipv6_in_ip",
+	TunnelTeredo:  "teredo",
+	TunnelEtherIP: "etherip",
+}
+
+// String returns the tunnel kind's name as counters and outputs show it.
+func (k TunnelKind) String() string {
+	if k < NumTunnelKinds {
+		return tunnelNames[k]
+	}
+	return "unknown"
+}
+
+// HasInner reports whether p carries a tunnelled packet that DecodeInner
+// can decode.
+func (p *Packet) HasInner() bool {
+	return p.Tunnel != TunnelNone && p.TunnelReason == ReasonOK && p.Reason == ReasonOK
 }
 
 // FirstFragment reports whether p is a fragment carrying the start of its

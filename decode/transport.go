@@ -64,6 +64,18 @@ func (p *Packet) decodeTransport(t []byte, dlen int) {
 		h := t[:portsLen:portsLen]
 		p.SrcPort = uint16(h[0])<<8 | uint16(h[1])
 		p.DstPort = uint16(h[2])<<8 | uint16(h[3])
+		if p.Proto == ProtoUDP && tunnels.mayTunnel(p.SrcPort, p.DstPort) {
+			p.udpTunnel(t, dlen)
+		}
+	case ProtoESP:
+		if len(t) >= 4 {
+			h := t[:4:4]
+			p.SPI = uint32(h[0])<<24 | uint32(h[1])<<16 | uint32(h[2])<<8 | uint32(h[3])
+		}
+	case ProtoGRE:
+		p.greTunnel(t, dlen)
+	case ProtoIPv4, ProtoIPv6, ProtoEtherIP:
+		p.ipTunnel(t, dlen)
 	case ProtoICMP:
 		p.decodeICMPv4(t, dlen)
 	case ProtoICMPv6:
@@ -183,3 +195,38 @@ func (t *Tuple) quotedPorts(q []byte) bool {
 	t.DstPort = uint16(h[2])<<8 | uint16(h[3])
 	return true
 }
+
+// ICMPCounterpart returns the ICMP type that answers typ, or the one typ
+// answers, for ICMPv4 (proto ProtoICMP) or ICMPv6 (ProtoICMPv6), and false
+// when typ has no counterpart. Suricata keys ICMP flows by the pair, so
+// that a request and its reply are one flow: echo 8 and reply 0,
+// timestamp 13 and 14, information 15 and 16, router solicitation 10 and
+// advertisement 9, address mask 17 and 18; ICMPv6 echo 128 and 129, MLD
+// query 130 and report 131, router 133 and 134, neighbor 135 and 136, node
+// information 139 and 140, home agent address discovery 144 and 145,
+// mobile prefix 146 and 147, certification path 148 and 149, multicast
+// router solicitation 152 and advertisement 151, duplicate address
+// request 157 and confirmation 158.
+func ICMPCounterpart(proto, typ uint8) (uint8, bool) {
+	var pairs []uint8 // request, reply, request, reply, ...
+	switch proto {
+	case ProtoICMP:
+		pairs = icmp4Pairs[:]
+	case ProtoICMPv6:
+		pairs = icmp6Pairs[:]
+	}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		switch typ {
+		case pairs[i]:
+			return pairs[i+1], true
+		case pairs[i+1]:
+			return pairs[i], true
+		}
+	}
+	return 0, false
+}
+
+var (
+	icmp4Pairs = [...]uint8{8, 0, 13, 14, 15, 16, 10, 9, 17, 18}
+	icmp6Pairs = [...]uint8{128, 129, 130, 131, 133, 134, 135, 136, 139, 140, 144, 145, 146, 147, 148, 149, 152, 151, 157, 158}
+)
