@@ -1,5 +1,6 @@
 // Package capture brings frames into flowd: pcap and pcapng files (plain or
-// gzip-compressed) today, live interfaces later.
+// gzip-compressed), and live interfaces through AF_PACKET (TPACKET_V3 rings
+// in a fanout group, Linux) or libpcap; libpcap.go says which to use when.
 //
 // Every source hands out frames in batches. A Frame's Data aliases a buffer
 // owned by the source; all frames of one batch stay valid together until the

@@ -111,11 +111,18 @@ func loadConfig(fs *flag.FlagSet, path string, pcaps *pcapList) error {
 			}
 			continue
 		}
-		if node.Kind != yaml.ScalarNode {
-			return fmt.Errorf("%s: want a single value", where)
+		values := []*yaml.Node{&node}
+		if node.Kind == yaml.SequenceNode {
+			// A list sets a repeatable flag once per item.
+			values = node.Content
 		}
-		if err := fs.Set(key, node.Value); err != nil {
-			return fmt.Errorf("%s: %w", where, err)
+		for _, v := range values {
+			if v.Kind != yaml.ScalarNode {
+				return fmt.Errorf("%s: want a value or a list of values", where)
+			}
+			if err := fs.Set(key, v.Value); err != nil {
+				return fmt.Errorf("%s: %w", where, err)
+			}
 		}
 	}
 	return nil

@@ -47,6 +47,7 @@ type replayOpts struct {
 	progress string
 	cpuprof  string
 	ef       engineFlags
+	xf       exportFlags
 }
 
 func runReplay(args []string) error {
@@ -64,6 +65,7 @@ func runReplay(args []string) error {
 	fs.StringVar(&o.progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal, once the replay has run a second), always, never")
 	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a Go CPU profile of the replay to this `file` (read it with go tool pprof)")
 	o.ef.register(fs)
+	o.xf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -112,6 +114,13 @@ func runReplay(args []string) error {
 		}
 		e.AddSink(sink)
 	}
+	exports, err := o.xf.open(e, engineClock(e))
+	if err != nil {
+		for _, x := range exports {
+			x.sink.Close()
+		}
+		return err
+	}
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -155,6 +164,7 @@ func runReplay(args []string) error {
 	}
 	if !o.quiet {
 		printSummary(os.Stderr, st, elapsed)
+		printExports(os.Stderr, exports)
 	}
 	if interrupted != nil {
 		return errors.Join(stopErr, fmt.Errorf("interrupted (%v): stopped reading early; every flow read was written, those in the table with reason shutdown", interrupted))

@@ -62,6 +62,7 @@ type serveOpts struct {
 	resultMax int64
 	shardWait time.Duration
 	ef        engineFlags
+	xf        exportFlags
 }
 
 // newServeFlags declares serve's flags into o.
@@ -84,6 +85,7 @@ func newServeFlags(o *serveOpts) *flag.FlagSet {
 	fs.Int64Var(&o.resultMax, "op-results-max-bytes", engine.DefaultOpResultBytes, "most memory the results of ended flow operations hold together; past it the oldest are released early (asking for one says so)")
 	fs.DurationVar(&o.shardWait, "op-shard-timeout", engine.DefaultOpShardTimeout, "how long a flow operation waits for a busy shard (COMPLETED_WITH_ERRORS, \"Flow timeout\", past it)")
 	o.ef.register(fs)
+	o.xf.register(fs)
 	return fs
 }
 
@@ -184,6 +186,13 @@ func serve(o serveOpts) error {
 		}
 		e.AddSink(sink)
 	}
+	exports, err := o.xf.open(e, engineClock(e))
+	if err != nil {
+		for _, x := range exports {
+			x.sink.Close()
+		}
+		return err
+	}
 	ops, err := engine.NewOps(e, engine.OpsConfig{
 		Retention: o.retention, ResultCap: o.resultCap, ShardTimeout: o.shardWait, Endpoints: endpoints,
 		MaxResultBytes: o.resultMax,
@@ -235,6 +244,7 @@ func serve(o serveOpts) error {
 	hs.Shutdown(shut)
 	ops.Close()
 	stopErr := e.Stop(engine.ReasonShutdown)
+	printExports(os.Stderr, exports)
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
 	}

@@ -3,141 +3,14 @@ package ipfix
 import (
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/flowd/flowd/internal/ipfix/nfcapdtest"
 )
-
-// lockedBuffer collects a child's output; it may be read while written.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// needTools skips the test unless every named program is on PATH.
-func needTools(t *testing.T, pkg string, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed: install the Debian package %s (apt-get install -y %s; make deps does it as root)", tool, pkg, pkg)
-		}
-	}
-}
-
-// freeUDPPort returns a loopback UDP port that was free a moment ago.
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	return pc.LocalAddr().(*net.UDPAddr).Port
-}
-
-// startNfcapd runs nfcapd on a loopback port, writing into a temporary
-// directory. The returned stop function sends SIGTERM (nfcapd then writes
-// out what it holds and closes its file), waits for it and returns what it
-// printed; t.Cleanup stops it if the test ends first.
-func startNfcapd(t *testing.T) (addr string, dir string, stop func() string) {
-	t.Helper()
-	dir = t.TempDir()
-	port := freeUDPPort(t)
-	cmd := exec.Command("nfcapd", "-b", "127.0.0.1", "-p", fmt.Sprint(port), "-w", dir, "-t", "3600")
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("nfcapd: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stopped := false
-	stop = func() string {
-		if stopped {
-			return out.String()
-		}
-		stopped = true
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-			t.Errorf("nfcapd did not stop on SIGTERM; output:\n%s", out.String())
-		}
-		return out.String()
-	}
-	t.Cleanup(func() { stop() })
-	// nfcapd opens its nfcapd.current.PID file once its socket is bound.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if m, _ := filepath.Glob(filepath.Join(dir, "nfcapd.current.*")); len(m) > 0 {
-			break
-		}
-		select {
-		case err := <-exited:
-			stopped = true
-			t.Fatalf("nfcapd exited at start (%v):\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nfcapd did not start:\n%s", out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Sprintf("127.0.0.1:%d", port), dir, stop
-}
-
-// nfdumpRows reads every file nfcapd closed in dir, one line per flow
-// record, fields separated by commas as asked in format.
-func nfdumpRows(t *testing.T, dir, format string) []string {
-	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dir, "nfcapd.2*"))
-	if len(files) == 0 {
-		ents, _ := os.ReadDir(dir)
-		t.Fatalf("nfcapd wrote no file in %s: %v", dir, ents)
-	}
-	var rows []string
-	for _, f := range files {
-		cmd := exec.Command("nfdump", "-r", f, "-q", "-N", "-6", "-o", "fmt:"+format)
-		cmd.Env = append(os.Environ(), "TZ=UTC")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("nfdump -r %s: %v\n%s", f, err, out)
-		}
-		for _, line := range strings.Split(string(out), "\n") {
-			if strings.TrimSpace(line) == "" {
-				continue
-			}
-			parts := strings.Split(line, ",")
-			for i := range parts {
-				parts[i] = strings.TrimSpace(parts[i])
-			}
-			rows = append(rows, strings.Join(parts, ","))
-		}
-	}
-	return rows
-}
 
 // sampleRecords makes n records: IPv4 and IPv6, TCP, UDP and ICMP, some
 // one-way, with counts up to the millions, times within the last minute.
@@ -230,10 +103,10 @@ func addrString(family uint8, a [16]byte) string {
 // to a real nfcapd (Debian package nfdump) and reads them back with nfdump:
 // every record's protocol, addresses, ports, packets, bytes and times match.
 func TestNfcapd(t *testing.T) {
-	needTools(t, "nfdump", "nfcapd", "nfdump")
+	nfcapdtest.NeedTools(t, "nfdump", "nfcapd", "nfdump")
 	for _, p := range []Protocol{IPFIX, NetFlow9} {
 		t.Run(p.String(), func(t *testing.T) {
-			addr, dir, stop := startNfcapd(t)
+			addr, dir, stop := nfcapdtest.Start(t)
 			recs := sampleRecords(400, uint64(p)+1)
 			e, err := New(Config{Collector: addr, Protocol: p, ObservationDomain: 42})
 			if err != nil {
@@ -254,7 +127,7 @@ func TestNfcapd(t *testing.T) {
 			if log := stop(); !strings.Contains(log, "Sequence Errors: 0,") {
 				t.Errorf("nfcapd reports sequence errors:\n%s", log)
 			}
-			got := nfdumpRows(t, dir, "%pr,%sa,%sp,%da,%dp,%pkt,%byt,%ts,%te")
+			got := nfcapdtest.Rows(t, dir, "%pr,%sa,%sp,%da,%dp,%pkt,%byt,%ts,%te")
 			want := expectedRows(recs)
 			slices.Sort(got)
 			slices.Sort(want)

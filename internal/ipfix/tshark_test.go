@@ -14,6 +14,8 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
+
+	"github.com/flowd/flowd/internal/ipfix/nfcapdtest"
 )
 
 // writeExportPcap writes msgs as UDP datagrams 127.0.0.1:40000 ->
@@ -127,7 +129,7 @@ func numbers(t *testing.T, vals []string) string {
 // enterprise bit and PEN 29305) and the IPv4 and IPv6 templates of IPFIX
 // and NetFlow v9, and compares every decoded value with the records.
 func TestTsharkDecodes(t *testing.T) {
-	needTools(t, "tshark", "tshark")
+	nfcapdtest.NeedTools(t, "tshark", "tshark")
 	for _, c := range []struct {
 		name   string
 		p      Protocol
