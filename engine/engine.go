@@ -263,12 +263,7 @@ func (e *Engine) Stop(reason EndReason) error {
 		e.cancelSrc()
 		<-e.srcDone
 		if len(e.sinks.sinks) > 0 || reason != ReasonActive {
-			_ = e.do(context.Background(), func(_ int, s *flowtable.Shard) {
-				s.Range(func(f *flowtable.Flow) bool {
-					s.Remove(f, flowtable.EndReason(reason))
-					return true
-				})
-			})
+			e.drain(reason)
 		}
 		for _, w := range e.workers {
 			close(w.quit)

@@ -67,6 +67,17 @@ func (r *sinkRunner) start() {
 		defer close(r.done)
 		out := make([]Flow, 0, sinkBatch)
 		for b := range r.ch {
+			if b == nil {
+				// mark: the drain in start order begins.
+				for _, s := range r.sinks {
+					if os, ok := s.(OrderedSink); ok && os.StartOrder() {
+						if err := os.DrainSorted(); err != nil {
+							r.setErr(err)
+						}
+					}
+				}
+				continue
+			}
 			out = out[:len(b)]
 			for i := range b {
 				flowOf(&b[i], &out[i])
@@ -104,6 +115,10 @@ func (r *sinkRunner) send(b []flowtable.Flow, drop bool) []flowtable.Flow {
 	}
 	return r.newBatch()
 }
+
+// mark tells the sinks, in line with the batches sent before it, that the
+// flows that follow come in start order (see drain.go).
+func (r *sinkRunner) mark() { r.ch <- nil }
 
 func (r *sinkRunner) setErr(err error) {
 	r.errMu.Lock()

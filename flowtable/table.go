@@ -511,6 +511,17 @@ func (s *Shard) slotOf(f *Flow, pos int) uint32 {
 	return i
 }
 
+// Ending returns a copy of f as it would end now with reason, as Remove
+// hands it to the EndSink, without removing it.
+func (s *Shard) Ending(f *Flow, reason EndReason) Flow {
+	c := *f
+	c.Reason = reason
+	if s.stats.Emergency {
+		c.flags |= flagEmergency
+	}
+	return c
+}
+
 // Remove ends f, a live flow of this shard, with the given reason. It is safe
 // to call from inside Range.
 func (s *Shard) Remove(f *Flow, reason EndReason) {

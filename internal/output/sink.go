@@ -95,7 +95,7 @@ func NewSink(cfg SinkConfig) (*Sink, error) {
 	}
 	s.w = w
 	if cfg.Order == OrderStart {
-		s.sorter = newSorter(w.f, cfg.MemoryBytes, cfg.TempDir, &s.written)
+		s.sorter = newSorter(w, cfg.MemoryBytes, cfg.TempDir, &s.written)
 	}
 	return s, nil
 }
@@ -130,11 +130,24 @@ func (s *Sink) FlowsEnded(flows []engine.Flow) error {
 	return nil
 }
 
+// StartOrder implements engine.OrderedSink: an OrderStart sink wants the
+// flows left at the engine's stop in start order.
+func (s *Sink) StartOrder() bool { return s.sorter != nil }
+
+// DrainSorted implements engine.OrderedSink: the flows that follow come in
+// start order, so they are written as they come instead of held.
+func (s *Sink) DrainSorted() error {
+	if s.sorter == nil {
+		return nil
+	}
+	return s.wrap(s.sorter.stream())
+}
+
 // Close writes what is held (OrderStart) and closes the destination.
 func (s *Sink) Close() error {
 	var err error
 	if s.sorter != nil {
-		err = s.sorter.writeAll(s.w)
+		err = s.sorter.writeAll()
 	}
 	err = errors.Join(err, s.w.Flush())
 	return s.wrap(errors.Join(err, s.closeOut()))

@@ -57,20 +57,26 @@ func compareKeys(a, b *sortKey) int {
 
 // sorter formats flows on its goroutines and writes them in key order.
 type sorter struct {
-	written *atomic.Uint64     // lines written out
-	work    chan []engine.Flow // batches to format
-	free    chan []engine.Flow // batches to reuse
-	wg      sync.WaitGroup
-	parts   []*sortPart
-	closed  bool
+	w       *Writer
+	written *atomic.Uint64 // lines written out
+	merging *merge         // set once the held flows are being merged out (stream)
+
+	buf, other      []byte // writeSorted's halves of a batch, formatted
+	ends, otherEnds []int
+	work            chan []engine.Flow // batches to format
+	free            chan []engine.Flow // batches to reuse
+	wg              sync.WaitGroup
+	parts           []*sortPart
+	closed          bool
 
 	errMu sync.Mutex
 	err   error
 }
 
-func newSorter(f formatter, limit int64, dir string, written *atomic.Uint64) *sorter {
+func newSorter(w *Writer, limit int64, dir string, written *atomic.Uint64) *sorter {
+	f := w.f
 	k := min(runtime.GOMAXPROCS(0), 4)
-	s := &sorter{written: written, work: make(chan []engine.Flow, 2*k), free: make(chan []engine.Flow, 4*k)}
+	s := &sorter{w: w, written: written, work: make(chan []engine.Flow, 2*k), free: make(chan []engine.Flow, 4*k)}
 	for range k {
 		p := &sortPart{f: f, limit: max(limit/int64(k), 1), dir: dir}
 		s.parts = append(s.parts, p)
@@ -81,8 +87,11 @@ func newSorter(f formatter, limit int64, dir string, written *atomic.Uint64) *so
 }
 
 // take copies flows (the caller reuses its slice) and queues them for the
-// formatting goroutines.
+// formatting goroutines; once streaming, it writes them.
 func (s *sorter) take(flows []engine.Flow) error {
+	if s.merging != nil {
+		return s.writeSorted(flows)
+	}
 	if err := s.error(); err != nil {
 		return err
 	}
@@ -127,47 +136,55 @@ func (s *sorter) error() error {
 	return s.err
 }
 
-// writeAll waits for the formatting to end and writes every flow taken, in
-// key order, to w.
-func (s *sorter) writeAll(w *Writer) error {
+// stream stops holding: it waits for the formatting goroutines, sorts
+// what they hold and prepares the merge of that and the runs. From then on
+// take writes each flow as it comes, after the held ones that sort before
+// it: the engine hands the flows left at its stop over in start order
+// (engine.OrderedSink), so they need not be held.
+func (s *sorter) stream() error {
+	if s.merging != nil {
+		return nil
+	}
 	if !s.closed {
 		s.closed = true
 		close(s.work)
 		s.wg.Wait()
 	}
-	var srcs []mergeSource
-	defer func() {
-		for _, p := range s.parts {
-			for _, f := range p.runs {
-				f.Close()
-			}
-			p.runs = nil
-		}
-	}()
 	if err := s.error(); err != nil {
 		return err
 	}
+	m := &merge{}
 	for _, p := range s.parts {
 		p.sortHeld()
-		srcs = append(srcs, &memSource{p: p, at: -1})
+		srcs := []mergeSource{&memSource{p: p, at: -1}}
 		for _, f := range p.runs {
 			srcs = append(srcs, &runReader{r: bufio.NewReaderSize(f, 256<<10)})
 		}
-	}
-	m := &merge{}
-	for _, src := range srcs {
-		ok, err := src.next()
-		if err != nil {
-			return err
-		}
-		if ok {
-			m.srcs = append(m.srcs, src)
+		for _, src := range srcs {
+			ok, err := src.next()
+			if err != nil {
+				return err
+			}
+			if ok {
+				m.srcs = append(m.srcs, src)
+			}
 		}
 	}
 	heap.Init(m)
+	s.merging = m
+	return nil
+}
+
+// writeHeld writes the held flows that sort before upTo (all of them when
+// upTo is nil).
+func (s *sorter) writeHeld(upTo *sortKey) error {
+	m := s.merging
 	for len(m.srcs) > 0 {
 		top := m.srcs[0]
-		if err := w.writeLine(top.line()); err != nil {
+		if upTo != nil && compareKeys(top.key(), upTo) > 0 {
+			return nil
+		}
+		if err := s.w.writeLine(top.line()); err != nil {
 			return err
 		}
 		s.written.Add(1)
@@ -181,10 +198,77 @@ func (s *sorter) writeAll(w *Writer) error {
 			heap.Pop(m)
 		}
 	}
-	for _, p := range s.parts {
-		p.arena, p.held = nil, nil
-	}
 	return nil
+}
+
+// writeSorted writes flows that come in start order, each after the held
+// flows that sort before it. The second half of a batch is formatted on
+// another goroutine meanwhile: at a replay's end the flows come all at once
+// and formatting them is most of the work left.
+func (s *sorter) writeSorted(flows []engine.Flow) error {
+	half := len(flows) / 2
+	if half < 32 {
+		half = len(flows)
+	}
+	done := make(chan struct{})
+	if half < len(flows) {
+		go func() {
+			s.other = formatInto(s.w.f, s.other[:0], s.otherEnds[:0], flows[half:], &s.otherEnds)
+			close(done)
+		}()
+	}
+	s.buf = formatInto(s.w.f, s.buf[:0], s.ends[:0], flows[:half], &s.ends)
+	if half < len(flows) {
+		<-done
+	}
+	write := func(buf []byte, ends []int, flows []engine.Flow) error {
+		at := 0
+		for i := range flows {
+			k := keyOf(&flows[i])
+			if err := s.writeHeld(&k); err != nil {
+				return err
+			}
+			if err := s.w.writeLine(buf[at:ends[i]]); err != nil {
+				return err
+			}
+			at = ends[i]
+			s.written.Add(1)
+		}
+		return nil
+	}
+	if err := write(s.buf, s.ends, flows[:half]); err != nil {
+		return err
+	}
+	return write(s.other, s.otherEnds, flows[half:])
+}
+
+// formatInto appends the lines of flows to buf and the end of each line to
+// *ends.
+func formatInto(f formatter, buf []byte, ends []int, flows []engine.Flow, out *[]int) []byte {
+	for i := range flows {
+		buf = f.appendFlow(buf, &flows[i])
+		ends = append(ends, len(buf))
+	}
+	*out = ends
+	return buf
+}
+
+// writeAll writes every flow still held, in key order, and lets go of the
+// runs.
+func (s *sorter) writeAll() error {
+	defer func() {
+		for _, p := range s.parts {
+			for _, f := range p.runs {
+				f.Close()
+			}
+			p.runs = nil
+			p.arena, p.held = nil, nil
+		}
+	}()
+	if err := s.stream(); err != nil {
+		return err
+	}
+	return s.writeHeld(nil)
 }
 
 // held is one formatted flow waiting in memory: its line is

@@ -1,0 +1,169 @@
+package engine
+
+import (
+	"bytes"
+	"cmp"
+	"container/heap"
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/flowd/flowd/flowtable"
+)
+
+// The drain: when the engine stops, every flow still in the table ends and
+// goes to the sinks. A sink that writes flows in start order (output's
+// default for replay) would have to hold all of them to sort them, and at
+// the end of a replay that is nearly every flow (98 % of a 100 k-flow
+// capture). So when a sink asks for it (OrderedSink), the drain hands the
+// flows over already in start order: each worker sorts its own flows (by
+// slab address, no copy), the stopping goroutine merges the shards' sorted
+// lists, and the sink can write each flow as it comes instead of holding
+// it.
+
+// OrderedSink is a Sink that wants the flows left in the table when the
+// engine stops handed over in start order (CompareStart), after every flow
+// that ended before: the engine calls DrainSorted on the sinks' goroutine
+// just before the first of them.
+type OrderedSink interface {
+	Sink
+	// StartOrder says whether the sink wants the drain in start order.
+	StartOrder() bool
+	// DrainSorted: the flows that follow come in start order.
+	DrainSorted() error
+}
+
+// CompareStart orders flows by their first packet, then protocol, family,
+// initiator address and port, responder address and port, VLAN ids, source
+// and last packet: a total order for the flows of one run, the order
+// replay's output and the generator's truth files use.
+func CompareStart(a, b *Flow) int {
+	if c := cmp.Compare(a.First, b.First); c != 0 {
+		return c
+	}
+	return cmp.Or(cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.Family, b.Family),
+		bytes.Compare(a.Src[:], b.Src[:]), cmp.Compare(a.SrcPort, b.SrcPort),
+		bytes.Compare(a.Dst[:], b.Dst[:]), cmp.Compare(a.DstPort, b.DstPort),
+		cmp.Compare(a.VLAN[0], b.VLAN[0]), cmp.Compare(a.VLAN[1], b.VLAN[1]),
+		cmp.Compare(a.Source, b.Source), cmp.Compare(a.Last, b.Last))
+}
+
+// compareTable is CompareStart on table flows, read in place.
+func compareTable(a, b *flowtable.Flow) int {
+	if c := cmp.Compare(a.First, b.First); c != 0 {
+		return c
+	}
+	as, asp := a.SrcRaw()
+	ad, adp := a.DstRaw()
+	bs, bsp := b.SrcRaw()
+	bd, bdp := b.DstRaw()
+	return cmp.Or(cmp.Compare(a.Key.Proto, b.Key.Proto), cmp.Compare(a.Key.Family, b.Key.Family),
+		bytes.Compare(as[:], bs[:]), cmp.Compare(asp, bsp),
+		bytes.Compare(ad[:], bd[:]), cmp.Compare(adp, bdp),
+		cmp.Compare(a.Key.VLAN[0], b.Key.VLAN[0]), cmp.Compare(a.Key.VLAN[1], b.Key.VLAN[1]),
+		cmp.Compare(a.Source, b.Source), cmp.Compare(a.Last, b.Last))
+}
+
+// wantsOrder reports whether a sink wants the drain in start order.
+func (e *Engine) wantsOrder() bool {
+	for _, s := range e.sinks.sinks {
+		if os, ok := s.(OrderedSink); ok && os.StartOrder() {
+			return true
+		}
+	}
+	return false
+}
+
+// drain ends every flow in the table with reason and hands it to the
+// sinks: in slab order, or, when a sink wants it, in start order.
+func (e *Engine) drain(reason EndReason) {
+	if !e.wantsOrder() {
+		_ = e.do(context.Background(), func(_ int, s *flowtable.Shard) {
+			s.Range(func(f *flowtable.Flow) bool {
+				s.Remove(f, flowtable.EndReason(reason))
+				return true
+			})
+		})
+		return
+	}
+	// Each worker sends what it has ended so far, sorts its flows and
+	// waits, so that the shards stand still while this goroutine reads
+	// them; then it removes them without handing them over again.
+	n := len(e.workers)
+	lists := make([]drainList, n)
+	var sorted sync.WaitGroup
+	sorted.Add(n)
+	release := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- e.do(context.Background(), func(shard int, s *flowtable.Shard) {
+			w := e.workers[shard]
+			w.flushEnded()
+			l := &lists[shard]
+			l.shard = s
+			s.Range(func(f *flowtable.Flow) bool {
+				l.flows = append(l.flows, f)
+				return true
+			})
+			slices.SortFunc(l.flows, compareTable)
+			sorted.Done()
+			<-release
+			s.SetSink(nil)
+			s.Range(func(f *flowtable.Flow) bool {
+				s.Remove(f, flowtable.EndReason(reason))
+				return true
+			})
+			s.SetSink(w)
+		})
+	}()
+	sorted.Wait()
+	// Every worker has sent its ended flows: the sorted ones come next.
+	e.sinks.mark()
+	m := &drainMerge{}
+	for i := range lists {
+		if len(lists[i].flows) > 0 {
+			m.lists = append(m.lists, &lists[i])
+		}
+	}
+	heap.Init(m)
+	b := e.sinks.newBatch()
+	for len(m.lists) > 0 {
+		l := m.lists[0]
+		b = append(b, l.shard.Ending(l.flows[0], flowtable.EndReason(reason)))
+		if len(b) == cap(b) {
+			b = e.sinks.send(b, false)
+		}
+		l.flows = l.flows[1:]
+		if len(l.flows) > 0 {
+			heap.Fix(m, 0)
+		} else {
+			heap.Pop(m)
+		}
+	}
+	if len(b) > 0 {
+		e.sinks.send(b, false)
+	}
+	close(release)
+	<-done
+}
+
+// drainList is one shard's flows in start order.
+type drainList struct {
+	shard *flowtable.Shard
+	flows []*flowtable.Flow
+}
+
+// drainMerge is a min-heap of the shards' lists by their first flow.
+type drainMerge struct{ lists []*drainList }
+
+func (m *drainMerge) Len() int { return len(m.lists) }
+func (m *drainMerge) Less(i, j int) bool {
+	return compareTable(m.lists[i].flows[0], m.lists[j].flows[0]) < 0
+}
+func (m *drainMerge) Swap(i, j int) { m.lists[i], m.lists[j] = m.lists[j], m.lists[i] }
+func (m *drainMerge) Push(x any)    { m.lists = append(m.lists, x.(*drainList)) }
+func (m *drainMerge) Pop() any {
+	l := m.lists[len(m.lists)-1]
+	m.lists = m.lists[:len(m.lists)-1]
+	return l
+}
