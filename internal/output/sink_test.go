@@ -169,3 +169,16 @@ func TestSinkErrors(t *testing.T) {
 		t.Errorf("ParseOrder(random) = %v", err)
 	}
 }
+
+// TestOrderAgreesWithEngine: the sorter's key order is the engine's start
+// order, which the drain hands flows over in.
+func TestOrderAgreesWithEngine(t *testing.T) {
+	fs := randomFlows(11, 3000)
+	for i := 1; i < len(fs); i++ {
+		a, b := &fs[i-1], &fs[i]
+		ka, kb := keyOf(a), keyOf(b)
+		if got, want := compareKeys(&ka, &kb), engine.CompareStart(a, b); got != want {
+			t.Fatalf("flows %d and %d: sorter says %d, engine %d", i-1, i, got, want)
+		}
+	}
+}
