@@ -47,6 +47,15 @@ type SourceJSON struct {
 	Packets          uint64 `json:"packets"` // frames read
 	Bytes            uint64 `json:"bytes"`   // captured bytes read
 	Drops            uint64 `json:"drops"`   // kernel drops (live sources)
+	// Live interfaces: frames the kernel passed to the socket (drops
+	// included), times the ring was full, frames the interface dropped,
+	// reopens after it went away, and what the source is doing
+	// ("capturing", or why not and since when).
+	Received uint64 `json:"received,omitempty"`
+	Freezes  uint64 `json:"ring_full,omitempty"`
+	IfDrops  uint64 `json:"if_drops,omitempty"`
+	Reopens  uint64 `json:"reopens,omitempty"`
+	State    string `json:"state,omitempty"`
 	// DecodeErrors counts the frames not counted toward a flow, by reason
 	// (decode reasons, and fragment_without_first); reasons that never
 	// happened are left out.
@@ -88,6 +97,7 @@ func StatusOf(st engine.Status) StatusJSON {
 			AvailabilityZone: s.Info.AvailabilityZone, VpcEndpointID: s.Info.VpcEndpointID,
 			Packets: s.Frames, Bytes: s.Bytes, Drops: s.Drops, EOF: s.EOF, Error: s.Err,
 			Offset: s.Offset, Size: s.Size,
+			Received: s.Received, Freezes: s.Freezes, IfDrops: s.IfDrops, Reopens: s.Reopens, State: s.State,
 			DecodeErrors: map[string]uint64{},
 		}
 		s.UnusableReasons(func(reason string, n uint64) {
@@ -123,6 +133,8 @@ var (
 	descSrcDrops   = prometheus.NewDesc("flowd_source_drops_total", "Frames the kernel dropped before the source read them.", srcLabels, nil)
 	descSrcErrors  = prometheus.NewDesc("flowd_source_decode_errors_total", "Frames not counted toward any flow, by reason.", append(srcLabels, "reason"), nil)
 	descSrcEOF     = prometheus.NewDesc("flowd_source_eof", "1 once the source has reached its end.", srcLabels, nil)
+	descSrcFreeze  = prometheus.NewDesc("flowd_source_ring_full_total", "Times a live source's ring was found full by the kernel.", srcLabels, nil)
+	descSrcUp      = prometheus.NewDesc("flowd_source_up", "1 while a live source is capturing.", srcLabels, nil)
 	descPackets    = prometheus.NewDesc("flowd_packets_total", "Packets counted into the flow table.", nil, nil)
 	descActive     = prometheus.NewDesc("flowd_flows_active", "Flows in the table.", nil, nil)
 	descCreated    = prometheus.NewDesc("flowd_flows_created_total", "Flows created.", nil, nil)
@@ -139,7 +151,7 @@ var (
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSrcPackets, descSrcBytes, descSrcDrops, descSrcErrors, descSrcEOF,
+	for _, d := range []*prometheus.Desc{descSrcPackets, descSrcBytes, descSrcDrops, descSrcErrors, descSrcEOF, descSrcFreeze, descSrcUp,
 		descPackets, descActive, descCreated, descEnded, descEmergency, descEmgEntered, descICMPNoFlow, descSinkDrop, descClock,
 		descOpBytes, descOpMax, descOpReleased, descOpsKept} {
 		ch <- d
@@ -168,6 +180,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			eof = 1
 		}
 		gauge(descSrcEOF, eof, l...)
+		if s.Info.Live {
+			counter(descSrcFreeze, s.Freezes, l...)
+			up := 0.0
+			if s.Up {
+				up = 1
+			}
+			gauge(descSrcUp, up, l...)
+		}
 	}
 	counter(descPackets, st.Packets)
 	gauge(descActive, float64(st.Table.Active))

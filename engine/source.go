@@ -68,9 +68,12 @@ func (s *source) run(ctx context.Context, inline bool) {
 		// The shard is ours until we end; then the worker takes over.
 		defer close(s.e.workers[0].inlineDone)
 	}
-	if len(s.e.workers) > 1 {
+	if len(s.e.workers) > 1 && !s.info.Live {
 		s.startPipeline(len(s.e.workers))
 	} else {
+		// One worker, or a live source: a live interface is read by one
+		// socket per worker already (fanout), and its ring's frames are
+		// decoded in place, with no copy.
 		s.local = newRawBatch(0, s.e.cfg.BatchSize)
 	}
 	err := s.readAll(ctx)
@@ -303,10 +306,27 @@ func (s *source) flush(wi int) {
 	w.in <- b
 }
 
+// liveSource is what a live capture source says beyond Stats.
+type liveSource interface {
+	LiveStats() capture.LiveStats
+}
+
 func (s *source) publish(eof bool, err error) {
-	cs := s.src.Stats()
+	var cs capture.Stats
+	var live capture.LiveStats
+	ls, isLive := s.src.(liveSource)
+	if isLive {
+		live = ls.LiveStats() // one read of the kernel's counters
+		cs = live.Stats
+	} else {
+		cs = s.src.Stats()
+	}
 	s.mu.Lock()
 	p := &s.pub
+	if isLive {
+		p.Received, p.Freezes, p.IfDrops, p.Reopens = live.Received, live.Freezes, live.IfDrops, live.Reopens
+		p.Up, p.State = live.Up, live.State
+	}
 	p.Frames, p.Bytes = s.st.frames, s.st.bytes
 	p.DecodeErrors = s.st.errors
 	p.FragmentsWithoutFirst = s.frag.orphans

@@ -17,8 +17,15 @@ type SourceStatus struct {
 	// never arrived (within the fragment timeout), so no flow could be named.
 	FragmentsWithoutFirst uint64
 	Offset, Size          int64 // file progress: bytes consumed and file size (-1 unknown)
-	EOF                   bool  // the source has ended
-	Err                   string
+	// Live interfaces: frames the kernel passed to the socket (drops
+	// included), times the ring was found full, frames the interface
+	// dropped, reopens after the interface went away; Up and State say
+	// whether it is capturing and, when not, why.
+	Received, Freezes, IfDrops, Reopens uint64
+	Up                                  bool
+	State                               string
+	EOF                                 bool // the source has ended
+	Err                                 string
 }
 
 // ReasonFragmentWithoutFirst names SourceStatus.FragmentsWithoutFirst

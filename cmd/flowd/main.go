@@ -15,6 +15,7 @@ const usage = `flowd — packet-level flow tracking
 Usage:
   flowd replay [flags] FILE...   read pcap/pcapng files through the flow table, print the flows
   flowd serve  [flags]           serve the flow operations API over a live flow table
+  flowd watch  --iface NAME      capture live interfaces, print flows as they end (or the busiest)
   flowd gen    [flags]           write deterministic sample traffic (pcap/pcapng) and its truth
   flowd bench  [flags]           measure decode, table and replay speed
   flowd help COMMAND             show a command's flags
@@ -38,6 +39,8 @@ func run(args []string) int {
 		err = runReplay(rest)
 	case "serve":
 		err = runServe(rest)
+	case "watch":
+		err = runWatch(rest)
 	case "gen":
 		err = runGen(rest)
 	case "bench":
@@ -58,6 +61,9 @@ func run(args []string) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
+		return 2
+	case errors.Is(err, errLiveUsage):
+		fmt.Fprintf(os.Stderr, "flowd %s: %v\n", cmd, err)
 		return 2
 	default:
 		fmt.Fprintf(os.Stderr, "flowd %s: %v\n", cmd, err)

@@ -27,11 +27,14 @@ ListFlowOperationResults) over a live flow table, for the official AWS SDKs
 and CLI pointed at it with --endpoint-url, plus GET /status (JSON) and
 GET /metrics (Prometheus).
 
-The API is open at once; the pcap files are read through the engine as fast
-as possible. Once they end, the engine clock stands still (--clock packet)
-and the flows stay in the table, so the replayed table can be queried at
-leisure. SIGINT or SIGTERM ends every flow with reason "shutdown", flushes
-the sinks (--eve) and exits 0.
+The API is open at once. The table is fed either by pcap files (--pcap),
+read through the engine as fast as possible; once they end, the engine
+clock stands still (--clock packet) and the flows stay in the table, so the
+replayed table can be queried at leisure. Or by live interfaces (--iface),
+captured until flowd stops; the engine clock is then the wall clock, and
+kernel drops show in /status and /metrics. The two are not mixed. SIGINT or
+SIGTERM ends every flow with reason "shutdown", flushes the sinks (--eve,
+--ipfix) and exits 0.
 
 Every flag is also a key of the YAML --config file (flags override it).
 
@@ -63,6 +66,7 @@ type serveOpts struct {
 	shardWait time.Duration
 	ef        engineFlags
 	xf        exportFlags
+	lf        liveFlags
 }
 
 // newServeFlags declares serve's flags into o.
@@ -86,6 +90,7 @@ func newServeFlags(o *serveOpts) *flag.FlagSet {
 	fs.DurationVar(&o.shardWait, "op-shard-timeout", engine.DefaultOpShardTimeout, "how long a flow operation waits for a busy shard (COMPLETED_WITH_ERRORS, \"Flow timeout\", past it)")
 	o.ef.register(fs)
 	o.xf.register(fs)
+	o.lf.register(fs)
 	return fs
 }
 
@@ -160,13 +165,26 @@ func serve(o serveOpts) error {
 	if err != nil {
 		return err
 	}
+	if len(o.lf.ifaces) > 0 {
+		if len(o.pcaps) > 0 {
+			return fmt.Errorf("%w: --pcap and --iface together: a file's packet times and an interface's wall clock make no one engine clock; run one flowd serve for each", errLiveUsage)
+		}
+		// Live: the clock is the wall clock (packets carry it), and it
+		// moves on while the link is idle so flows time out; a sink that
+		// falls behind costs counted flows, never dropped packets.
+		cfg.Clock = engine.ClockWall
+		cfg.DropWhenSinksBehind = true
+	}
 	e, err := engine.New(cfg)
 	if err != nil {
 		return err
 	}
 	// Sources, each in the endpoint the config places it in or the default
 	// one; NewOps makes the firewall's endpoints of them.
-	var infos []engine.SourceInfo
+	infos, err := o.lf.open(e, engine.SourceInfo{AvailabilityZone: o.az, VpcEndpointID: o.vpce})
+	if err != nil {
+		return err
+	}
 	for _, p := range o.pcaps {
 		info := engine.SourceInfo{AvailabilityZone: cmp.Or(p.AvailabilityZone, o.az),
 			VpcEndpointID: cmp.Or(p.VpcEndpointID, o.vpce), AssociationArn: p.AssociationArn}

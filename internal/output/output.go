@@ -13,6 +13,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -52,6 +53,9 @@ func ParseFormat(s string) (Format, error) {
 type Options struct {
 	// SourceName names a flow's capture source (EVE in_iface, JSON source).
 	SourceName func(id uint16) string
+	// Stream writes every table row at once with fixed column widths
+	// instead of sizing the columns from the first rows (live output).
+	Stream bool
 }
 
 // formatter turns one flow into the bytes of its line.
@@ -96,6 +100,9 @@ func New(format Format, w io.Writer, opt Options) (*Writer, error) {
 	out := &Writer{w: bufio.NewWriterSize(w, 64<<10), f: f}
 	if format == FormatTable {
 		out.align = &aligner{w: out.w}
+		if opt.Stream {
+			out.align.widths, out.align.fixed = slices.Clone(streamWidths), true
+		}
 	}
 	return out, nil
 }

@@ -65,6 +65,11 @@ func appendEndpoint(b []byte, a netip.Addr, port uint16, ports bool) []byte {
 	return strconv.AppendUint(b, uint64(port), 10)
 }
 
+// streamWidths are the table's column widths when it streams: room for
+// IPv4 endpoints and the usual counts; a wider cell pushes the rest of its
+// row along.
+var streamWidths = []int{9, 21, 21, 5, 7, 7, 10, 10, 23, 9, 11}
+
 // alignRows is how many rows the aligner reads before it fixes the column
 // widths and starts writing: enough to size the columns of a screenful
 // and more, few enough that a table of millions of flows streams in

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/flowd/flowd/capture"
+	"github.com/flowd/flowd/engine"
+)
+
+// liveFlags are the live-capture settings serve and watch share.
+type liveFlags struct {
+	ifaces       listFlag
+	source       string
+	bpf          string
+	promisc      bool
+	snapLen      int
+	ringBlock    int
+	ringBlocks   int
+	ringTimeout  time.Duration
+	noDefrag     bool
+	pcapBuffer   int
+	pollInterval time.Duration
+}
+
+func (l *liveFlags) register(fs *flag.FlagSet) {
+	fs.Var(&l.ifaces, "iface", "capture this network interface live (repeatable)")
+	fs.StringVar(&l.source, "source", "afpacket", "live capture: afpacket (Linux; one socket per worker in a fanout group, rings read in place) or libpcap (portable; one worker per interface)")
+	fs.StringVar(&l.bpf, "bpf", "", "capture only frames matching this filter `expression` (pcap-filter syntax, compiled by libpcap)")
+	fs.BoolVar(&l.promisc, "promisc", false, "put the interfaces into promiscuous mode while capturing")
+	fs.IntVar(&l.snapLen, "snaplen", capture.DefaultSnapLen, "bytes captured per frame at most")
+	fs.IntVar(&l.ringBlock, "ring-block-size", 1<<20, "afpacket: bytes per ring block (a multiple of the page size); each socket's ring takes block size × blocks")
+	fs.IntVar(&l.ringBlocks, "ring-blocks", 32, "afpacket: blocks per socket's ring (default 32 × 1 MiB = 32 MiB per worker)")
+	fs.DurationVar(&l.ringTimeout, "ring-timeout", 10*time.Millisecond, "afpacket: how long the kernel holds a partly filled block")
+	fs.BoolVar(&l.noDefrag, "no-defrag", false, "afpacket: do not let the kernel reassemble IP fragments before fanout (counts every fragment, but a datagram's fragments may reach different workers)")
+	fs.IntVar(&l.pcapBuffer, "pcap-buffer", 32<<20, "libpcap: kernel buffer bytes")
+	fs.DurationVar(&l.pollInterval, "poll-interval", 100*time.Millisecond, "how long a live source waits for frames before the engine looks at its clock and at shutdown")
+}
+
+// errLiveUsage marks a live source that cannot be opened for a reason the
+// person running flowd must fix (unknown interface, no privilege, bad
+// filter): exit status 2.
+var errLiveUsage = errors.New("live capture")
+
+// open opens every --iface as engine sources: with afpacket, one socket per
+// worker in one fanout group per interface; with libpcap, one source per
+// interface (so one worker each is all it can use). info gives the
+// endpoint; Name is the interface's.
+func (l *liveFlags) open(e *engine.Engine, info engine.SourceInfo) ([]engine.SourceInfo, error) {
+	live := capture.LiveConfig{SnapLen: l.snapLen, Promiscuous: l.promisc, BPF: l.bpf, PollTimeout: l.pollInterval}
+	var infos []engine.SourceInfo
+	add := func(src capture.Source, name string) error {
+		in := info
+		in.Name, in.Live = name, true
+		if _, err := e.AddSource(src, in); err != nil {
+			src.Close()
+			return err
+		}
+		infos = append(infos, in)
+		return nil
+	}
+	for _, iface := range l.ifaces {
+		switch l.source {
+		case "afpacket":
+			srcs, err := capture.OpenAFPacket(iface, e.Workers(), capture.AFPacketConfig{LiveConfig: live,
+				BlockSize: l.ringBlock, BlockCount: l.ringBlocks, BlockTimeout: l.ringTimeout, NoDefrag: l.noDefrag})
+			if err != nil {
+				return infos, liveError(err)
+			}
+			for i, s := range srcs {
+				if err := add(s, iface); err != nil {
+					for _, rest := range srcs[i+1:] {
+						rest.Close()
+					}
+					return infos, err
+				}
+			}
+		case "libpcap":
+			src, err := capture.OpenLibpcap(iface, capture.LibpcapConfig{LiveConfig: live, BufferSize: l.pcapBuffer})
+			if err != nil {
+				return infos, liveError(err)
+			}
+			if err := add(src, iface); err != nil {
+				return infos, err
+			}
+		default:
+			return nil, fmt.Errorf("%w: --source %q: want afpacket or libpcap", errLiveUsage, l.source)
+		}
+	}
+	return infos, nil
+}
+
+// liveError marks the errors a person must fix as usage errors.
+func liveError(err error) error {
+	for _, k := range []error{capture.ErrNoInterface, capture.ErrPermission, capture.ErrBadFilter,
+		capture.ErrInterfaceDown, capture.ErrBadConfig, capture.ErrNotSupported} {
+		if errors.Is(err, k) {
+			return fmt.Errorf("%w: %w", errLiveUsage, err)
+		}
+	}
+	return err
+}
