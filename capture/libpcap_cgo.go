@@ -9,9 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcap"
-
 	"github.com/flowd/flowd/internal/sys"
 )
 
@@ -27,43 +24,45 @@ import (
 // kernel holds beside the frame, and "inbound"/"outbound" work. Failing
 // that, it compiles for the bare link type, as for a file.
 func compileFilter(source, iface, expr string, link LinkType, snap int) ([]sys.SockFilter, error) {
-	insns, err := compileLive(iface, expr, link, snap)
+	prog, err := compileLive(iface, expr, link, snap)
 	if err != nil {
-		insns, err = pcap.CompileBPFFilter(layers.LinkType(link), snap, expr)
+		prog, err = compileDead(expr, link, snap)
 	}
 	if err != nil {
 		return nil, liveErr(source, iface, ErrBadFilter, quote(expr), err)
-	}
-	prog := make([]sys.SockFilter, len(insns))
-	for i, in := range insns {
-		prog[i] = sys.SockFilter{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}
 	}
 	return prog, nil
 }
 
 // compileLive compiles expr with a briefly opened libpcap handle on iface
 // (with a small buffer), when its link type is the one the socket uses.
-func compileLive(iface, expr string, link LinkType, snap int) ([]pcap.BPFInstruction, error) {
-	in, err := pcap.NewInactiveHandle(iface)
+func compileLive(iface, expr string, link LinkType, snap int) ([]sys.SockFilter, error) {
+	h, err := pcapOpen(iface, pcapOptions{snapLen: snap, bufferSize: 256 << 10})
 	if err != nil {
 		return nil, err
 	}
-	defer in.CleanUp()
-	in.SetSnapLen(snap)
-	in.SetBufferSize(256 << 10)
-	h, err := in.Activate()
-	if err != nil {
-		return nil, err
+	defer h.close()
+	if got := pcapLinkType(h.datalink()); got != link {
+		return nil, fmt.Errorf("libpcap sees link type %v, the socket %v", got, link)
 	}
-	defer h.Close()
-	if LinkType(h.LinkType()) != link {
-		return nil, fmt.Errorf("libpcap sees link type %v, the socket %v", LinkType(h.LinkType()), link)
-	}
-	return h.CompileBPFFilter(expr)
+	return h.compile(expr, pcapNetmask(iface))
 }
 
-// Libpcap is a live capture through libpcap (gopacket/pcap), one handle
-// per interface. *Libpcap implements Source.
+// compileDead compiles expr for frames of the link type alone. libpcap
+// takes the platform's DLT_ value here, which for raw IP is not
+// LINKTYPE_RAW (it refuses 101).
+func compileDead(expr string, link LinkType, snap int) ([]sys.SockFilter, error) {
+	h, err := pcapOpenDead(pcapDLT(link), snap)
+	if err != nil {
+		return nil, err
+	}
+	defer h.close()
+	return h.compile(expr, pcapNetmaskUnknown)
+}
+
+// Libpcap is a live capture through libpcap (the package's own cgo
+// binding, pcapbind_cgo.go), one handle per interface. *Libpcap implements
+// Source.
 //
 // Batches: libpcap hands out one frame at a time, valid only until its
 // next call. By default ReadBatch copies frames into its own batch buffer
@@ -93,12 +92,12 @@ type Libpcap struct {
 	// mu serialises libpcap calls: ReadBatch against Stats from another
 	// goroutine (a pcap_t is not thread-safe).
 	mu      sync.Mutex
-	h       *pcap.Handle
+	h       *pcapHandle
 	closed  bool
 	frames  uint64
 	bytes   uint64
-	base    pcap.Stats // counts of handles closed before the current one
-	cur     pcap.Stats // last counts read from the current handle
+	base    pcapStats // counts of handles closed before the current one
+	cur     pcapStats // last counts read from the current handle
 	reopens uint64
 	state   string
 	lastTry time.Time
@@ -130,7 +129,7 @@ func OpenLibpcap(iface string, cfg LibpcapConfig) (*Libpcap, error) {
 		return nil, err
 	}
 	s.h = h
-	s.link = LinkType(h.LinkType())
+	s.link = pcapLinkType(h.datalink())
 	if !cfg.ZeroCopy {
 		s.buf = make([]byte, cfg.BatchBytes)
 	}
@@ -139,38 +138,42 @@ func OpenLibpcap(iface string, cfg LibpcapConfig) (*Libpcap, error) {
 
 // open activates a handle on the interface with the configured options and
 // filter.
-func (s *Libpcap) open() (*pcap.Handle, error) {
-	in, err := pcap.NewInactiveHandle(s.iface)
-	if err != nil {
-		return nil, s.classify(err)
-	}
-	defer in.CleanUp()
-	for _, set := range []func() error{
-		func() error { return in.SetSnapLen(s.cfg.SnapLen) },
-		func() error { return in.SetPromisc(s.cfg.Promiscuous) },
-		func() error { return in.SetTimeout(s.cfg.PollTimeout) },
-		func() error { return in.SetBufferSize(s.cfg.BufferSize) },
-	} {
-		if err := set(); err != nil {
-			return nil, liveErr("libpcap", s.iface, ErrBadConfig, "", err)
-		}
-	}
-	h, err := in.Activate()
+func (s *Libpcap) open() (*pcapHandle, error) {
+	h, err := pcapOpen(s.iface, pcapOptions{
+		snapLen:    s.cfg.SnapLen,
+		bufferSize: s.cfg.BufferSize,
+		promisc:    s.cfg.Promiscuous,
+		timeout:    s.cfg.PollTimeout,
+	})
 	if err != nil {
 		return nil, s.classify(err)
 	}
 	if s.cfg.BPF != "" {
-		if err := h.SetBPFFilter(s.cfg.BPF); err != nil {
-			h.Close()
+		if err := h.setFilter(s.cfg.BPF, pcapNetmask(s.iface)); err != nil {
+			h.close()
 			return nil, liveErr("libpcap", s.iface, ErrBadFilter, quote(s.cfg.BPF), err)
 		}
 	}
 	return h, nil
 }
 
-// classify turns libpcap's activation errors into the package's sentinels.
-// gopacket reports them only as text.
+// classify turns libpcap's errors from opening a handle into the
+// package's sentinels: by status code where libpcap gives one, else by
+// the message's words.
 func (s *Libpcap) classify(err error) error {
+	var pe *pcapError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.op == "set":
+			return liveErr("libpcap", s.iface, ErrBadConfig, "", err)
+		case pe.status == pcapErrNoSuchDevice:
+			return liveErr("libpcap", s.iface, ErrNoInterface, "", nil)
+		case pe.status == pcapErrPermDenied || pe.status == pcapErrPromiscPermDenied:
+			return liveErr("libpcap", s.iface, ErrPermission, "", nil)
+		case pe.status == pcapErrIfaceNotUp:
+			return liveErr("libpcap", s.iface, ErrInterfaceDown, "", nil)
+		}
+	}
 	msg := strings.ToLower(err.Error())
 	switch {
 	case strings.Contains(msg, "no such device"):
@@ -207,10 +210,10 @@ func (s *Libpcap) ReadBatch(dst []Frame) (int, error) {
 		if !s.cfg.ZeroCopy && len(s.buf)-used < s.cfg.SnapLen {
 			break
 		}
-		data, ci, err := s.h.ZeroCopyReadPacketData()
-		if err != nil {
-			if err != pcap.NextErrorTimeoutExpired {
-				s.failLocked(err)
+		data, ts, wire, st := s.h.next()
+		if st != 1 {
+			if st < 0 {
+				s.failLocked(st)
 			}
 			break
 		}
@@ -219,7 +222,7 @@ func (s *Libpcap) ReadBatch(dst []Frame) (int, error) {
 			data = s.buf[used : used+m : used+m]
 			used += m
 		}
-		dst[n] = Frame{Data: data, Timestamp: ci.Timestamp.UnixNano(), WireLen: uint32(ci.Length), LinkType: s.link}
+		dst[n] = Frame{Data: data, Timestamp: ts, WireLen: wire, LinkType: s.link}
 		s.bytes += uint64(len(data))
 		n++
 	}
@@ -227,19 +230,16 @@ func (s *Libpcap) ReadBatch(dst []Frame) (int, error) {
 	return n, nil
 }
 
-// failLocked closes a handle libpcap reported an error on and starts the
-// retry cycle.
-func (s *Libpcap) failLocked(err error) {
-	msg := err.Error()
-	if e := s.h.Error(); e != nil && e.Error() != "" {
-		msg = e.Error()
-	}
+// failLocked closes a handle libpcap reported an error (status) on and
+// starts the retry cycle.
+func (s *Libpcap) failLocked(status int) {
+	msg := s.h.lastError(status)
 	s.readStatsLocked()
-	s.base.PacketsReceived += s.cur.PacketsReceived
-	s.base.PacketsDropped += s.cur.PacketsDropped
-	s.base.PacketsIfDropped += s.cur.PacketsIfDropped
-	s.cur = pcap.Stats{}
-	s.h.Close()
+	s.base.recv += s.cur.recv
+	s.base.drop += s.cur.drop
+	s.base.ifdrop += s.cur.ifdrop
+	s.cur = pcapStats{}
+	s.h.close()
 	s.h = nil
 	s.state = fmt.Sprintf("%s: %s (since %s; retrying every %s)", s.iface, msg, time.Now().UTC().Format(time.RFC3339), s.cfg.RetryInterval)
 	s.lastTry = time.Now()
@@ -253,7 +253,7 @@ func (s *Libpcap) retryLocked() {
 		return
 	}
 	s.lastTry = time.Now()
-	var h *pcap.Handle
+	var h *pcapHandle
 	err := errors.New("no network namespace")
 	open := func() error { h, err = s.open(); return nil }
 	if s.nsfd >= 0 {
@@ -276,8 +276,8 @@ func (s *Libpcap) readStatsLocked() {
 	if s.h == nil {
 		return
 	}
-	if st, err := s.h.Stats(); err == nil {
-		s.cur = *st
+	if st, err := s.h.stats(); err == nil {
+		s.cur = st
 	}
 }
 
@@ -294,11 +294,11 @@ func (s *Libpcap) LiveStats() LiveStats {
 		Stats: Stats{
 			Frames: s.frames,
 			Bytes:  s.bytes,
-			Drops:  uint64(s.base.PacketsDropped + s.cur.PacketsDropped),
+			Drops:  s.base.drop + s.cur.drop,
 			Size:   -1,
 		},
-		Received: uint64(s.base.PacketsReceived + s.cur.PacketsReceived),
-		IfDrops:  uint64(s.base.PacketsIfDropped + s.cur.PacketsIfDropped),
+		Received: s.base.recv + s.cur.recv,
+		IfDrops:  s.base.ifdrop + s.cur.ifdrop,
 		Reopens:  s.reopens,
 		Up:       s.h != nil,
 		State:    s.state,
@@ -321,7 +321,7 @@ func (s *Libpcap) Close() error {
 	}
 	s.closed = true
 	if s.h != nil {
-		s.h.Close()
+		s.h.close()
 		s.h = nil
 	}
 	if s.nsfd >= 0 {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/gopacket/pcap"
+
 	"github.com/flowd/flowd/internal/testnet"
 )
 
@@ -44,6 +46,7 @@ func TestLiveLibpcapReplay(t *testing.T) {
 			sent := replayFrames(p, tag, 200)
 			file := writePcap(t, t.TempDir(), sent)
 			c := collect(t, []*Libpcap{s})
+			start := time.Now().UnixNano()
 			p.A.Run(t, "tcpreplay", "-q", "-t", "-i", p.IfA, file)
 			c.waitFor(5*time.Second, countMarkers(tag, len(sent)))
 			var fromA []got
@@ -51,6 +54,21 @@ func TestLiveLibpcapReplay(t *testing.T) {
 				if bytes.Equal(f.data[6:12], p.MACA) {
 					fromA = append(fromA, f)
 				}
+			}
+			// Timestamps are the capture time, in nanoseconds (libpcap
+			// grants nanosecond precision on Linux; microseconds would
+			// leave every one a multiple of 1000).
+			end, nanos := time.Now().UnixNano(), 0
+			for _, f := range fromA {
+				if f.ts < start || f.ts > end {
+					t.Fatalf("timestamp %d outside the replay [%d, %d]", f.ts, start, end)
+				}
+				if f.ts%1000 != 0 {
+					nanos++
+				}
+			}
+			if nanos == 0 {
+				t.Errorf("all %d timestamps are whole microseconds", len(fromA))
 			}
 			m := markers(fromA, tag)
 			for i, want := range sent {
@@ -182,5 +200,44 @@ func TestLiveLibpcapGone(t *testing.T) {
 	c.end(t)
 	if st := s.LiveStats(); st.Reopens != 1 {
 		t.Errorf("reopens %d, want 1", st.Reopens)
+	}
+}
+
+// TestCompileLiveTwin: compiling against a live handle on the loopback
+// interface (with its netmask, so "ip broadcast" compiles) gives the
+// programs gopacket/pcap gives.
+func TestCompileLiveTwin(t *testing.T) {
+	if _, err := compileLive("lo", "udp", LinkEthernet, DefaultSnapLen); err != nil {
+		if pe := (*pcapError)(nil); errors.As(err, &pe) && (pe.status == pcapErrPermDenied || pe.status == pcapErrPromiscPermDenied) {
+			t.Skip("opening a live libpcap handle needs CAP_NET_RAW: run as root")
+		}
+		t.Fatal(err)
+	}
+	in, err := pcap.NewInactiveHandle("lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.CleanUp()
+	ref, err := in.Activate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	for _, expr := range []string{"udp", "ip broadcast", "vlan 10 and udp", "inbound and tcp", "udp port banana"} {
+		got, err := compileLive("lo", expr, LinkEthernet, DefaultSnapLen)
+		want, werr := ref.CompileBPFFilter(expr)
+		if (err != nil) != (werr != nil) || err != nil && err.Error() != werr.Error() {
+			t.Errorf("%q: error %v, gopacket %v", expr, err, werr)
+			continue
+		}
+		if len(got) != len(want) {
+			t.Errorf("%q: %d instructions, gopacket %d", expr, len(got), len(want))
+			continue
+		}
+		for i, w := range want {
+			if g := got[i]; g.Code != w.Code || g.Jt != w.Jt || g.Jf != w.Jf || g.K != w.K {
+				t.Errorf("%q: instruction %d %+v, gopacket %+v", expr, i, g, w)
+			}
+		}
 	}
 }

@@ -108,6 +108,14 @@ func (s *source) readAll(ctx context.Context) error {
 		n, err := s.src.ReadBatch(s.frames)
 		if n > 0 {
 			s.take(s.frames[:n])
+			if s.info.Live {
+				// A live link may be slow: hand over what was read now
+				// rather than when a batch fills, so that scans and
+				// timeouts see every packet within a read.
+				for wi := range s.out {
+					s.flush(wi)
+				}
+			}
 		}
 		s.publish(false, nil)
 		if s.inline {
