@@ -55,7 +55,7 @@ func decodeLoop(work <-chan *rawBatch, src uint16) {
 // send copies a batch of frames (valid only until the next read) and hands
 // it to the decoders, then deals out, in read order, whatever batches have
 // come back decoded, without waiting.
-func (s *source) send(frames []capture.Frame, newest int64, bytes uint64) {
+func (s *source) send(frames []capture.Frame, bytes uint64) {
 	pl := s.pipe
 	if len(pl.free) == 0 {
 		s.finishOldest()
@@ -63,7 +63,6 @@ func (s *source) send(frames []capture.Frame, newest int64, bytes uint64) {
 	rb := pl.free[len(pl.free)-1]
 	pl.free = pl.free[:len(pl.free)-1]
 	fill(rb, frames, bytes)
-	rb.newest = newest
 	pl.pending = append(pl.pending, rb)
 	pl.work <- rb
 	for len(pl.pending) > 0 && len(pl.pending[0].done) > 0 {

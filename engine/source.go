@@ -129,26 +129,28 @@ func (s *source) readAll(ctx context.Context) error {
 }
 
 // take counts a batch of frames, moves the engine clock, and decodes the
-// batch (here, or on the decoder pool) and deals its packets out.
+// batch (here, or on the decoder pool) and deals its packets out. The clock
+// moves before any of the batch's packets reaches a worker, so no worker
+// ever sees a packet newer than the clock it sweeps with.
 func (s *source) take(frames []capture.Frame) {
-	var newest int64
-	var bytes uint64
-	for i := range frames {
-		newest = max(newest, frames[i].Timestamp)
-		bytes += uint64(len(frames[i].Data))
-	}
 	s.st.frames += uint64(len(frames))
-	s.st.bytes += bytes
-	// Move the engine clock first, so no worker ever sees a packet newer
-	// than the clock it sweeps with.
-	s.e.clock.observe(newest)
 	if s.pipe != nil {
-		s.send(frames, newest, bytes)
+		var newest int64
+		var bytes uint64
+		for i := range frames {
+			newest = max(newest, frames[i].Timestamp)
+			bytes += uint64(len(frames[i].Data))
+		}
+		s.st.bytes += bytes
+		s.e.clock.observe(newest)
+		s.send(frames, bytes)
 		return
 	}
 	rb := s.local
-	rb.frames, rb.newest = frames, newest // decoded before the next read
+	rb.frames = frames // decoded before the next read
 	decodeBatch(rb, &s.dec, s.id)
+	s.st.bytes += rb.bytes
+	s.e.clock.observe(rb.newest)
 	s.finish(rb)
 }
 
@@ -157,6 +159,7 @@ type rawBatch struct {
 	data   []byte          // pipelined: the frames' bytes, back to back
 	frames []capture.Frame // pipelined: Data points into data
 	newest int64           // newest frame timestamp
+	bytes  uint64          // captured bytes of the frames (decodeBatch)
 
 	// out holds the usable frames' packets, in frame order; frags the
 	// fragment details of those that are fragments (rare, so kept aside to
@@ -186,8 +189,12 @@ func decodeBatch(rb *rawBatch, d *decode.Packet, src uint16) {
 	rb.out = rb.out[:0]
 	rb.frags = rb.frags[:0]
 	rb.errs = [decode.NumReasons]uint64{}
+	var newest int64
+	var bytes uint64
 	for i := range rb.frames {
 		fr := &rb.frames[i]
+		newest = max(newest, fr.Timestamp)
+		bytes += uint64(len(fr.Data))
 		d.Decode(fr.Data, fr.LinkType)
 		if d.Reason != decode.ReasonOK {
 			rb.errs[d.Reason]++
@@ -202,6 +209,7 @@ func decodeBatch(rb *rawBatch, d *decode.Packet, src uint16) {
 			rb.frags = append(rb.frags, decodedFrag{at: len(rb.out) - 1, x: x})
 		}
 	}
+	rb.newest, rb.bytes = newest, bytes
 }
 
 // finish takes a decoded batch: it counts its unusable frames, runs the
