@@ -107,7 +107,7 @@ type ParquetWriter struct {
 	format    Format
 	fields    []Field
 	kinds     []Kind
-	pw        *parquet.Writer
+	pw        *parquet.GenericWriter[any]
 	out       *countingWriter
 	cells     []cell
 	n         int // records in cells
@@ -133,7 +133,9 @@ func NewParquetWriter(w io.Writer, f Format) *ParquetWriter {
 	for i, x := range fl {
 		p.kinds[i] = x.Kind()
 	}
-	p.pw = parquet.NewWriter(p.out, f.Schema(),
+	// The schema is built at run time from the log format, so the writer
+	// is the generic one over any, given the schema.
+	p.pw = parquet.NewGenericWriter[any](p.out, f.Schema(),
 		parquet.Compression(&pqgzip.Codec{Level: pqgzip.BestSpeed}),
 		parquet.CreatedBy("flowd", "", ""),
 		// Version 1 data pages and only PLAIN and dictionary encodings:
