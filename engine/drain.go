@@ -34,8 +34,8 @@ type OrderedSink interface {
 }
 
 // CompareStart orders flows by their first packet, then protocol, family,
-// initiator address and port, responder address and port, VLAN ids, source
-// and last packet: a total order for the flows of one run, the order
+// initiator address and port, responder address and port, VLAN ids, tunnel
+// depth, source and last packet: a total order for the flows of one run, the order
 // replay's output and the generator's truth files use.
 func CompareStart(a, b *Flow) int {
 	if c := cmp.Compare(a.First, b.First); c != 0 {
@@ -45,7 +45,7 @@ func CompareStart(a, b *Flow) int {
 		bytes.Compare(a.Src[:], b.Src[:]), cmp.Compare(a.SrcPort, b.SrcPort),
 		bytes.Compare(a.Dst[:], b.Dst[:]), cmp.Compare(a.DstPort, b.DstPort),
 		cmp.Compare(a.VLAN[0], b.VLAN[0]), cmp.Compare(a.VLAN[1], b.VLAN[1]),
-		cmp.Compare(a.Source, b.Source), cmp.Compare(a.Last, b.Last))
+		cmp.Compare(a.Depth, b.Depth), cmp.Compare(a.Source, b.Source), cmp.Compare(a.Last, b.Last))
 }
 
 // compareTable is CompareStart on table flows, read in place.
@@ -61,7 +61,7 @@ func compareTable(a, b *flowtable.Flow) int {
 		bytes.Compare(as[:], bs[:]), cmp.Compare(asp, bsp),
 		bytes.Compare(ad[:], bd[:]), cmp.Compare(adp, bdp),
 		cmp.Compare(a.Key.VLAN[0], b.Key.VLAN[0]), cmp.Compare(a.Key.VLAN[1], b.Key.VLAN[1]),
-		cmp.Compare(a.Source, b.Source), cmp.Compare(a.Last, b.Last))
+		cmp.Compare(a.Key.Depth, b.Key.Depth), cmp.Compare(a.Source, b.Source), cmp.Compare(a.Last, b.Last))
 }
 
 // wantsOrder reports whether a sink wants the drain in start order.

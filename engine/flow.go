@@ -36,6 +36,9 @@ type Flow struct {
 	Source uint16
 	Proto  uint8
 	Family uint8 // 4 or 6
+	// Depth is how many tunnels deep the flow's packets were (0: not
+	// tunnelled); the tunnels' own flows have the outer packets.
+	Depth  uint8
 	State  State
 	Reason EndReason
 	// TCPFlags is the OR of the TCP flags seen per direction.
@@ -88,7 +91,7 @@ func flowOf(t *flowtable.Flow, out *Flow) {
 		SrcPort: sp, DstPort: dp,
 		VLAN:   t.Key.VLAN,
 		Source: t.Source,
-		Proto:  t.Key.Proto, Family: t.Key.Family,
+		Proto:  t.Key.Proto, Family: t.Key.Family, Depth: t.Key.Depth,
 		State:    State(t.State),
 		Reason:   EndReason(t.Reason),
 		TCPFlags: t.TCPFlags,

@@ -16,6 +16,7 @@ type fragKey struct {
 	id       uint32
 	proto    uint8
 	family   uint8
+	depth    uint8 // tunnels deep
 	vlan     [2]uint16
 }
 
@@ -79,7 +80,7 @@ func (f *fragTracker) resolve(p *flowtable.Packet, x *fragInfo) bool {
 			return false
 		}
 		k := &x.key
-		p.Reverse = p.SetKey(&k.src, &k.dst, e.sport, e.dport, e.proto, k.family, k.vlan)
+		p.Reverse = p.SetKeyDepth(&k.src, &k.dst, e.sport, e.dport, e.proto, k.family, k.vlan, k.depth)
 	}
 	return true
 }
@@ -156,7 +157,7 @@ func (f *fragTracker) popReady(p *flowtable.Packet) bool {
 	f.ready--
 	e := f.m[pf.key]
 	*p = flowtable.Packet{Time: pf.time, FrameLen: pf.frameLen, IPLen: pf.ipLen, Source: f.src}
-	p.Reverse = p.SetKey(&pf.key.src, &pf.key.dst, e.sport, e.dport, e.proto, pf.key.family, pf.key.vlan)
+	p.Reverse = p.SetKeyDepth(&pf.key.src, &pf.key.dst, e.sport, e.dport, e.proto, pf.key.family, pf.key.vlan, pf.key.depth)
 	return true
 }
 

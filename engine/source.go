@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/flowd/flowd/capture"
@@ -49,6 +50,8 @@ type source struct {
 type sourceCounters struct {
 	frames, bytes uint64
 	errors        [decode.NumReasons]uint64
+	tunnels       [decode.NumTunnelKinds]uint64
+	tunnelErrors  [decode.NumReasons]uint64
 }
 
 func newSource(e *Engine, id uint16, src capture.Source, info SourceInfo) *source {
@@ -167,7 +170,11 @@ type rawBatch struct {
 	out   []flowtable.Packet
 	frags []decodedFrag
 	errs  [decode.NumReasons]uint64
-	done  chan struct{} // pipelined: the decoder is done with it
+	// tunnels counts the packets carrying each kind of tunnel, tunnelErrs
+	// the tunnelled packets that could not be decoded, by reason.
+	tunnels    [decode.NumTunnelKinds]uint64
+	tunnelErrs [decode.NumReasons]uint64
+	done       chan struct{} // pipelined: the decoder is done with it
 }
 
 type decodedFrag struct {
@@ -189,6 +196,8 @@ func decodeBatch(rb *rawBatch, d *decode.Packet, src uint16) {
 	rb.out = rb.out[:0]
 	rb.frags = rb.frags[:0]
 	rb.errs = [decode.NumReasons]uint64{}
+	rb.tunnels = [decode.NumTunnelKinds]uint64{}
+	rb.tunnelErrs = [decode.NumReasons]uint64{}
 	var newest int64
 	var bytes uint64
 	for i := range rb.frames {
@@ -200,13 +209,35 @@ func decodeBatch(rb *rawBatch, d *decode.Packet, src uint16) {
 			rb.errs[d.Reason]++
 			continue
 		}
-		rb.out = rb.out[:len(rb.out)+1]
-		p := &rb.out[len(rb.out)-1]
-		p.Time = fr.Timestamp
-		p.FrameLen = uint32(len(fr.Data))
-		prepare(d, p, &x, src)
-		if x.kind != fragNone {
-			rb.frags = append(rb.frags, decodedFrag{at: len(rb.out) - 1, x: x})
+		frameLen := uint32(len(fr.Data))
+		for {
+			rb.out = slices.Grow(rb.out, 1)[:len(rb.out)+1]
+			p := &rb.out[len(rb.out)-1]
+			p.Time = fr.Timestamp
+			p.FrameLen = frameLen
+			prepare(d, p, &x, src)
+			if x.kind != fragNone {
+				rb.frags = append(rb.frags, decodedFrag{at: len(rb.out) - 1, x: x})
+			}
+			if d.Tunnel == decode.TunnelNone {
+				break
+			}
+			// A tunnel: the packet above counted toward the tunnel's own
+			// flow; the packet inside is a flow of its own, one level
+			// deeper, counted with its own bytes (as Suricata does).
+			rb.tunnels[d.Tunnel]++
+			if d.TunnelReason != decode.ReasonOK {
+				rb.tunnelErrs[d.TunnelReason]++
+				break
+			}
+			if !d.DecodeInner(d, fr.Data) {
+				break
+			}
+			if d.Reason != decode.ReasonOK {
+				rb.tunnelErrs[d.Reason]++
+				break
+			}
+			frameLen = d.CapLen
 		}
 	}
 	rb.newest, rb.bytes = newest, bytes
@@ -218,6 +249,12 @@ func decodeBatch(rb *rawBatch, d *decode.Packet, src uint16) {
 func (s *source) finish(rb *rawBatch) {
 	for r, n := range rb.errs {
 		s.st.errors[r] += n
+	}
+	for k, n := range rb.tunnels {
+		s.st.tunnels[k] += n
+	}
+	for r, n := range rb.tunnelErrs {
+		s.st.tunnelErrors[r] += n
 	}
 	if s.inline && len(rb.frags) == 0 && s.frag.ready == 0 {
 		// The common case, one worker and no fragments: the decoded packets
@@ -260,7 +297,7 @@ func prepare(d *decode.Packet, p *flowtable.Packet, x *fragInfo, src uint16) {
 	}
 	x.kind = fragNone
 	if d.IsFragment && p.Kind == flowtable.KindNormal {
-		x.key = fragKey{src: t.Src, dst: t.Dst, id: d.FragID, family: t.Family, vlan: d.VLAN}
+		x.key = fragKey{src: t.Src, dst: t.Dst, id: d.FragID, family: t.Family, vlan: d.VLAN, depth: d.TunnelDepth}
 		if t.Family == 4 {
 			x.key.proto = t.Proto
 		}
@@ -271,7 +308,11 @@ func prepare(d *decode.Packet, p *flowtable.Packet, x *fragInfo, src uint16) {
 		}
 	}
 	if x.kind != fragLater {
-		p.Reverse = p.SetKey(&t.Src, &t.Dst, t.SrcPort, t.DstPort, t.Proto, t.Family, d.VLAN)
+		if d.TunnelDepth == 0 {
+			p.Reverse = p.SetKey(&t.Src, &t.Dst, t.SrcPort, t.DstPort, t.Proto, t.Family, d.VLAN)
+		} else {
+			p.Reverse = p.SetKeyDepth(&t.Src, &t.Dst, t.SrcPort, t.DstPort, t.Proto, t.Family, d.VLAN, d.TunnelDepth)
+		}
 		if p.Kind == flowtable.KindICMPError {
 			// The error travels back toward the quoted packet's sender.
 			p.Reverse = !p.Reverse
@@ -345,6 +386,7 @@ func (s *source) publish(eof bool, err error) {
 	}
 	p.Frames, p.Bytes = s.st.frames, s.st.bytes
 	p.DecodeErrors = s.st.errors
+	p.Tunnels, p.TunnelErrors = s.st.tunnels, s.st.tunnelErrors
 	p.FragmentsWithoutFirst = s.frag.orphans
 	p.Drops = cs.Drops
 	p.Offset, p.Size = cs.Offset, cs.Size

@@ -13,6 +13,12 @@ type SourceStatus struct {
 	Drops  uint64 // frames the kernel dropped (live sources)
 	// DecodeErrors counts frames that could not be used, by decode.Reason.
 	DecodeErrors [decode.NumReasons]uint64
+	// Tunnels counts the packets that carried each kind of tunnel (by
+	// decode.TunnelKind; nested tunnels count at each level), and
+	// TunnelErrors the tunnelled packets that could not be decoded, by
+	// reason: the tunnel's own flow still counted them.
+	Tunnels      [decode.NumTunnelKinds]uint64
+	TunnelErrors [decode.NumReasons]uint64
 	// FragmentsWithoutFirst counts later IP fragments whose first fragment
 	// never arrived (within the fragment timeout), so no flow could be named.
 	FragmentsWithoutFirst uint64

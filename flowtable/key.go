@@ -23,7 +23,11 @@ type Key struct {
 	VLAN         [2]uint16
 	Proto        uint8
 	Family       uint8 // 4 or 6
-	_            [2]byte
+	// Depth is how many tunnels deep the packet was (0: not tunnelled), so
+	// that a tunnelled flow and one outside with the same tuple stay apart,
+	// as Suricata keys flows by recursion level. Set leaves it 0.
+	Depth uint8
+	_     byte
 }
 
 // KeySize is the size of Key in bytes, all of which is hashed.

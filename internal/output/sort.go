@@ -37,11 +37,12 @@ type sortKey struct {
 	vlan             [2]uint16
 	source           uint16
 	proto, family    uint8
+	depth            uint8
 }
 
 func keyOf(f *engine.Flow) sortKey {
 	return sortKey{first: f.First, last: f.Last, src: f.Src, dst: f.Dst, srcPort: f.SrcPort, dstPort: f.DstPort,
-		vlan: f.VLAN, source: f.Source, proto: f.Proto, family: f.Family}
+		vlan: f.VLAN, source: f.Source, proto: f.Proto, family: f.Family, depth: f.Depth}
 }
 
 func compareKeys(a, b *sortKey) int {
@@ -52,7 +53,7 @@ func compareKeys(a, b *sortKey) int {
 		bytes.Compare(a.src[:], b.src[:]), cmp.Compare(a.srcPort, b.srcPort),
 		bytes.Compare(a.dst[:], b.dst[:]), cmp.Compare(a.dstPort, b.dstPort),
 		cmp.Compare(a.vlan[0], b.vlan[0]), cmp.Compare(a.vlan[1], b.vlan[1]),
-		cmp.Compare(a.source, b.source), cmp.Compare(a.last, b.last))
+		cmp.Compare(a.depth, b.depth), cmp.Compare(a.source, b.source), cmp.Compare(a.last, b.last))
 }
 
 // sorter formats flows on its goroutines and writes them in key order.
@@ -367,7 +368,7 @@ func (p *sortPart) spill() error {
 }
 
 // A run record: the key's fields, the line's length, the line.
-const keyBytes = 8 + 8 + 16 + 16 + 2 + 2 + 4 + 2 + 1 + 1
+const keyBytes = 8 + 8 + 16 + 16 + 2 + 2 + 4 + 2 + 1 + 1 + 1
 
 func appendRunRecord(b []byte, k *sortKey, line []byte) []byte {
 	b = binary.LittleEndian.AppendUint64(b, uint64(k.first))
@@ -379,7 +380,7 @@ func appendRunRecord(b []byte, k *sortKey, line []byte) []byte {
 	b = binary.LittleEndian.AppendUint16(b, k.vlan[0])
 	b = binary.LittleEndian.AppendUint16(b, k.vlan[1])
 	b = binary.LittleEndian.AppendUint16(b, k.source)
-	b = append(b, k.proto, k.family)
+	b = append(b, k.proto, k.family, k.depth)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(line)))
 	return append(b, line...)
 }
@@ -430,8 +431,8 @@ func (r *runReader) next() (bool, error) {
 	r.k.srcPort, r.k.dstPort = le.Uint16(h[48:]), le.Uint16(h[50:])
 	r.k.vlan = [2]uint16{le.Uint16(h[52:]), le.Uint16(h[54:])}
 	r.k.source = le.Uint16(h[56:])
-	r.k.proto, r.k.family = h[58], h[59]
-	n := int(le.Uint32(h[60:]))
+	r.k.proto, r.k.family, r.k.depth = h[58], h[59], h[60]
+	n := int(le.Uint32(h[61:]))
 	if cap(r.ln) < n {
 		r.ln = make([]byte, n)
 	}
