@@ -143,14 +143,8 @@ type TableStats struct {
 	Emergency        bool                  // a shard is in emergency mode now
 }
 
-func (s *TableStats) add(o *flowtable.Stats) {
-	s.Active += o.Active
-	s.Created += o.Created
-	for r := range s.Ended {
-		s.Ended[r] += o.Ended[r]
-	}
-	s.ICMPErrorNoFlow += o.ICMPErrorNoFlow
-	s.EmergencyEntered += o.EmergencyEntered
-	s.EmergencyExited += o.EmergencyExited
-	s.Emergency = s.Emergency || o.Emergency
+// tableStats converts the table's counters.
+func tableStats(o *flowtable.Stats) TableStats {
+	return TableStats{Active: o.Active, Created: o.Created, Ended: o.Ended, ICMPErrorNoFlow: o.ICMPErrorNoFlow,
+		EmergencyEntered: o.EmergencyEntered, EmergencyExited: o.EmergencyExited, Emergency: o.Emergency}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"github.com/flowd/flowd/decode"
+	"github.com/flowd/flowd/flowtable"
 )
 
 // SourceStatus is what one source has done so far.
@@ -79,13 +80,15 @@ func (e *Engine) Status() Status {
 	for _, s := range e.sources {
 		st.Sources = append(st.Sources, s.status())
 	}
+	var table flowtable.Stats
 	for _, w := range e.workers {
 		ws := w.stats()
 		st.Packets += ws.packets
-		st.Table.add(&ws.table)
+		table.Add(&ws.table)
 		if ws.table.Emergency {
 			st.EmergencyShards++
 		}
 	}
+	st.Table = tableStats(&table)
 	return st
 }
