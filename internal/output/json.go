@@ -94,6 +94,9 @@ type eveFormat struct{ opt Options }
 
 func (eveFormat) header() string { return "" }
 
+// eveTimeLen is the length of an EVE time stamp of a four-digit year.
+const eveTimeLen = len("2006-01-02T15:04:05.000000+0000")
+
 func appendEVETime(b []byte, ns int64) []byte {
 	return appendUTC(b, ns, 'T', 6, "+0000")
 }
@@ -139,7 +142,9 @@ func (e eveFormat) appendFlow(b []byte, f *engine.Flow) []byte {
 	src, sp := f.SrcAddr(), f.SrcPort
 	dst, dp := f.DstAddr(), f.DstPort
 	b = append(b, `{"timestamp":"`...)
+	at := len(b)
 	b = appendEVETime(b, f.Last)
+	last := b[at:len(b):len(b)] // "end" is the same time: copied, not formatted again
 	b = append(b, `","flow_id":`...)
 	b = strconv.AppendUint(b, f.ID, 10)
 	if e.opt.SourceName != nil {
@@ -186,9 +191,17 @@ func (e eveFormat) appendFlow(b []byte, f *engine.Flow) []byte {
 	b = append(b, `,"bytes_toclient":`...)
 	b = strconv.AppendUint(b, f.Bytes[1], 10)
 	b = append(b, `,"start":"`...)
-	b = appendEVETime(b, f.First)
+	if floorSec(f.First) == floorSec(f.Last) && len(last) == eveTimeLen {
+		// Most flows start and end within the same second: the date and
+		// time of day are those of the end.
+		b = append(b, last[:20]...)
+		b = appendFrac6(b, f.First)
+		b = append(b, "+0000"...)
+	} else {
+		b = appendEVETime(b, f.First)
+	}
 	b = append(b, `","end":"`...)
-	b = appendEVETime(b, f.Last)
+	b = append(b, last...)
 	b = append(b, `","age":`...)
 	b = strconv.AppendInt(b, Age(f), 10)
 	if f.Emergency {

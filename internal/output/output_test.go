@@ -227,3 +227,29 @@ func TestAppendUTC(t *testing.T) {
 		}
 	}
 }
+
+// TestEVETimes: the start, end and timestamp of EVE events are the times
+// the time package writes, whether or not a flow starts and ends within one
+// second (the formatter takes a shortcut when it does).
+func TestEVETimes(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	f := eveFormat{}
+	for range 5000 {
+		var fl engine.Flow
+		fl.Family, fl.Proto = 4, 17
+		fl.First = r.Int64N(4e18)
+		fl.Last = fl.First + r.Int64N(3e9)
+		var m struct {
+			Timestamp string
+			Flow      struct{ Start, End string }
+		}
+		if err := json.Unmarshal(f.appendFlow(nil, &fl), &m); err != nil {
+			t.Fatal(err)
+		}
+		const layout = "2006-01-02T15:04:05.000000+0000"
+		start, end := time.Unix(0, fl.First).UTC().Format(layout), time.Unix(0, fl.Last).UTC().Format(layout)
+		if m.Flow.Start != start || m.Flow.End != end || m.Timestamp != end {
+			t.Fatalf("first %d last %d: start %s end %s timestamp %s; want %s, %s", fl.First, fl.Last, m.Flow.Start, m.Flow.End, m.Timestamp, start, end)
+		}
+	}
+}
