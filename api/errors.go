@@ -15,6 +15,10 @@ const (
 	InternalError    = "InternalServerError"
 )
 
+// UnknownOperation is what AWS answers a request for an operation it does
+// not have (an X-Amz-Target it does not know), with HTTP 400.
+const UnknownOperation = "UnknownOperationException"
+
 // Error is an API error: its Type goes to X-Amzn-ErrorType and __type, its
 // Message to Message.
 type Error struct {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -29,22 +28,18 @@ const (
 	maxPage     = 100
 )
 
-// awsJSON serves one awsJson1_0 request.
-func (s *Server) awsJSON(w http.ResponseWriter, r *http.Request, target string) {
+// awsJSON serves one awsJson1_0 request whose body has been read.
+func (s *Server) awsJSON(w http.ResponseWriter, target string, body []byte) {
 	op, ok := strings.CutPrefix(target, targetPrefix)
-	known := false
-	for _, name := range operations {
-		if ok && op == name {
-			known = true
-		}
-	}
-	if !known {
-		s.request.WithLabelValues("unknown", InvalidRequest).Inc()
-		writeError(w, 0, errInvalid("X-Amz-Target: %s is not an operation of this service; want %s followed by one of %s",
-			quote(target), targetPrefix, strings.Join(operations, ", ")))
+	if !ok || !containsString(operations, op) {
+		// What AWS answers an operation it does not have; the SDKs
+		// surface it as an API error with this code.
+		s.request.WithLabelValues("unknown", UnknownOperation).Inc()
+		writeError(w, 0, &Error{Type: UnknownOperation, Message: fmt.Sprintf("X-Amz-Target: %s is not an operation this flowd serves; it serves %s followed by one of %s",
+			quote(target), targetPrefix, strings.Join(operations, ", "))})
 		return
 	}
-	resp, e := s.call(op, r)
+	resp, e := s.Call(op, body)
 	outcome := "OK"
 	if e != nil {
 		outcome = e.Type
@@ -61,18 +56,6 @@ func (s *Server) awsJSON(w http.ResponseWriter, r *http.Request, target string) 
 	}
 	w.Header().Set("Content-Type", contentType)
 	w.Write(b)
-}
-
-func (s *Server) call(op string, r *http.Request) (any, *Error) {
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.cfg.MaxBodyBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, errInvalid("the request body is larger than %d bytes", s.cfg.MaxBodyBytes)
-		}
-		return nil, errInvalid("reading the request body: %v", err)
-	}
-	return s.Call(op, body)
 }
 
 // Call runs operation op (StartFlowCapture, ...) on a request body and

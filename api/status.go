@@ -126,8 +126,11 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 // collector turns Backend.Status into Prometheus metrics at scrape time.
 type collector struct{ b Backend }
 
+// Source metrics carry one label, source: the source's name, made unique
+// by "#" and the source id only where two sources share a name (or a
+// source has none).
 var (
-	srcLabels      = []string{"source", "id"}
+	srcLabels      = []string{"source"}
 	descSrcPackets = prometheus.NewDesc("flowd_source_packets_total", "Frames read from the source.", srcLabels, nil)
 	descSrcBytes   = prometheus.NewDesc("flowd_source_bytes_total", "Captured bytes read from the source.", srcLabels, nil)
 	descSrcDrops   = prometheus.NewDesc("flowd_source_drops_total", "Frames the kernel dropped before the source read them.", srcLabels, nil)
@@ -166,14 +169,22 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
+	names := make(map[string]int, len(st.Sources))
+	for i := range st.Sources {
+		names[st.Sources[i].Info.Name]++
+	}
 	for i := range st.Sources {
 		s := &st.Sources[i]
-		l := []string{s.Info.Name, strconv.Itoa(int(s.ID))}
+		label := s.Info.Name
+		if label == "" || names[label] > 1 {
+			label += "#" + strconv.Itoa(int(s.ID))
+		}
+		l := []string{label}
 		counter(descSrcPackets, s.Frames, l...)
 		counter(descSrcBytes, s.Bytes, l...)
 		counter(descSrcDrops, s.Drops, l...)
 		s.UnusableReasons(func(reason string, n uint64) {
-			counter(descSrcErrors, n, l[0], l[1], reason)
+			counter(descSrcErrors, n, label, reason)
 		})
 		eof := 0.0
 		if s.EOF {
