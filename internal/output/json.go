@@ -1,6 +1,7 @@
 package output
 
 import (
+	"net/netip"
 	"strconv"
 
 	"github.com/flowd/flowd/decode"
@@ -94,6 +95,23 @@ type eveFormat struct{ opt Options }
 
 func (eveFormat) header() string { return "" }
 
+// appendEVEAddr writes an address as Suricata does: IPv4 dotted, IPv6 in
+// full, every group four hex digits ("2001:0db8:0000:...:0001"), so that
+// joins with Suricata's own eve.json match.
+func appendEVEAddr(b []byte, a *[16]byte, family uint8) []byte {
+	if family != 6 {
+		return netip.AddrFrom4([4]byte(a[:4])).AppendTo(b)
+	}
+	const hex = "0123456789abcdef"
+	for i := 0; i < 16; i += 2 {
+		if i > 0 {
+			b = append(b, ':')
+		}
+		b = append(b, hex[a[i]>>4], hex[a[i]&15], hex[a[i+1]>>4], hex[a[i+1]&15])
+	}
+	return b
+}
+
 // eveTimeLen is the length of an EVE time stamp of a four-digit year.
 const eveTimeLen = len("2006-01-02T15:04:05.000000+0000")
 
@@ -139,8 +157,7 @@ func eveTCPState(f *engine.Flow) string {
 }
 
 func (e eveFormat) appendFlow(b []byte, f *engine.Flow) []byte {
-	src, sp := f.SrcAddr(), f.SrcPort
-	dst, dp := f.DstAddr(), f.DstPort
+	sp, dp := f.SrcPort, f.DstPort
 	b = append(b, `{"timestamp":"`...)
 	at := len(b)
 	b = appendEVETime(b, f.Last)
@@ -158,14 +175,14 @@ func (e eveFormat) appendFlow(b []byte, f *engine.Flow) []byte {
 		b = append(b, ']')
 	}
 	b = append(b, `,"src_ip":"`...)
-	b = src.AppendTo(b)
+	b = appendEVEAddr(b, &f.Src, f.Family)
 	b = append(b, '"')
 	if decode.HasPorts(f.Proto) {
 		b = append(b, `,"src_port":`...)
 		b = strconv.AppendUint(b, uint64(sp), 10)
 	}
 	b = append(b, `,"dest_ip":"`...)
-	b = dst.AppendTo(b)
+	b = appendEVEAddr(b, &f.Dst, f.Family)
 	b = append(b, '"')
 	if decode.HasPorts(f.Proto) {
 		b = append(b, `,"dest_port":`...)
@@ -176,6 +193,11 @@ func (e eveFormat) appendFlow(b []byte, f *engine.Flow) []byte {
 	b = append(b, `,"proto":"`...)
 	b = append(b, ProtoName(f.Proto)...)
 	b = append(b, '"')
+	if !e.opt.NoCommunityID {
+		b = append(b, `,"community_id":"`...)
+		b = appendCommunityID(b, f, e.opt.CommunityIDSeed)
+		b = append(b, '"')
+	}
 	if f.Proto == 1 || f.Proto == 58 {
 		b = append(b, `,"icmp_type":`...)
 		b = strconv.AppendUint(b, uint64(f.ICMPType), 10)

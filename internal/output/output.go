@@ -56,6 +56,11 @@ type Options struct {
 	// Stream writes every table row at once with fixed column widths
 	// instead of sizing the columns from the first rows (live output).
 	Stream bool
+	// CommunityIDSeed seeds the EVE community_id (Community ID v1; 0 is
+	// what other tools use unless told otherwise); NoCommunityID leaves
+	// the field out.
+	CommunityIDSeed uint16
+	NoCommunityID   bool
 }
 
 // formatter turns one flow into the bytes of its line.

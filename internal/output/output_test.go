@@ -99,12 +99,15 @@ func TestEVE(t *testing.T) {
 	tcp, icmp, udp := ev[0], ev[1], ev[2]
 	for k, want := range map[string]any{
 		"timestamp": "2026-11-21T12:00:01.100000+0000", "event_type": "flow", "in_iface": "edge",
-		"src_ip": "2001:db8::1", "src_port": 40000.0, "dest_ip": "2001:db8::2", "dest_port": 443.0,
+		"src_ip": "2001:0db8:0000:0000:0000:0000:0000:0001", "src_port": 40000.0, "dest_ip": "2001:0db8:0000:0000:0000:0000:0000:0002", "dest_port": 443.0,
 		"proto": "TCP", "ip_v": 6.0,
 	} {
 		if tcp[k] != want {
 			t.Errorf("tcp %s = %v, want %v", k, tcp[k], want)
 		}
+	}
+	if id, _ := tcp["community_id"].(string); id != string(appendCommunityID(nil, &flows[0], 0)) || len(id) != 30 {
+		t.Errorf("community_id = %v", tcp["community_id"])
 	}
 	if v := tcp["vlan"].([]any); len(v) != 2 || v[0] != 10.0 || v[1] != 20.0 {
 		t.Errorf("vlan = %v", v)
