@@ -31,15 +31,15 @@ and proto, and addresses given bare:
 Several --filter flags: a flow matching any of them is captured. None: every
 flow.
 
-Flags:
+Exit status: 0 success, 1 a failure (the capture ended FAILED, no
+connection, the service answered with an error), 2 a bad command line.
 `
 
 func runCapture(ctx context.Context, g *globals, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("flowctl capture", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), captureUsage)
-		fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	if !g.outputSet {
+		g.output = "table" // a person at a terminal; --output says otherwise
 	}
 	g.register(fs)
 	var (
@@ -49,8 +49,7 @@ func runCapture(ctx context.Context, g *globals, args []string, stdout, stderr i
 		wait                      bool
 		timeout                   time.Duration
 	)
-	outputGiven := false
-	fs.StringVar(&firewall, "firewall-arn", defaultFirewallArn, "ARN of the firewall")
+	fs.StringVar(&firewall, "firewall-arn", defaultFirewallArn, "`ARN` of the firewall")
 	fs.StringVar(&az, "availability-zone", "", "Availability Zone to capture in")
 	fs.StringVar(&vpce, "vpc-endpoint-id", "", "VPC endpoint to capture on")
 	fs.StringVar(&assoc, "vpc-endpoint-association-arn", "", "VPC endpoint association to capture on")
@@ -58,25 +57,26 @@ func runCapture(ctx context.Context, g *globals, args []string, stdout, stderr i
 	fs.Var(&minAge, "min-age", "skip flows younger than this many seconds (MinimumFlowAgeInSeconds)")
 	fs.BoolVar(&wait, "wait", false, "wait for the capture to end and print its flows")
 	fs.DurationVar(&timeout, "timeout", 2*time.Minute, "with --wait, give up after this long")
+	if describing != nil {
+		describing(fs, captureUsage)
+		return errDescribed
+	}
 	if err := fs.Parse(expandLists(args, "filter")); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			writeHelp(stdout, captureUsage, fs)
 			return err
 		}
-		return usageError(err.Error())
+		return ownUsageError(err.Error())
 	}
-	fs.Visit(func(f *flag.Flag) { outputGiven = outputGiven || f.Name == "output" })
 	if fs.NArg() > 0 {
-		return usageError(fmt.Sprintf("Unknown options: %v", fs.Args()))
-	}
-	if !outputGiven {
-		g.output = "table"
+		return ownUsageError(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
 	if err := g.check(); err != nil {
 		return err
 	}
 	ff, err := parseFlowFilters(filters, true)
 	if err != nil {
-		return usageError(err.Error())
+		return ownUsageError(err.Error())
 	}
 	if len(ff) == 0 {
 		ff = []types.FlowFilter{{}}

@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,17 +28,22 @@ import (
 const usage = `flowctl — a client for flowd (and for AWS: the same commands work there)
 
 Usage:
-  flowctl [global flags] network-firewall start-flow-capture   --firewall-arn ARN --flow-filters FILTER... [flags]
-  flowctl [global flags] network-firewall start-flow-flush     --firewall-arn ARN --flow-filters FILTER... [flags]
-  flowctl [global flags] network-firewall describe-flow-operation   --firewall-arn ARN --flow-operation-id ID
-  flowctl [global flags] network-firewall list-flow-operations      --firewall-arn ARN [--flow-operation-type T]
-  flowctl [global flags] network-firewall list-flow-operation-results --firewall-arn ARN --flow-operation-id ID
-  flowctl [global flags] capture [--filter FILTER]... [--min-age N] --wait
+  flowctl [global flags] network-firewall start-flow-capture --flow-filters FILTER... [--firewall-arn ARN] [flags]
+  flowctl [global flags] network-firewall start-flow-flush --flow-filters FILTER... [--firewall-arn ARN] [flags]
+  flowctl [global flags] network-firewall describe-flow-operation --flow-operation-id ID [--firewall-arn ARN]
+  flowctl [global flags] network-firewall list-flow-operations [--flow-operation-type T] [--firewall-arn ARN]
+  flowctl [global flags] network-firewall list-flow-operation-results --flow-operation-id ID [--firewall-arn ARN]
+  flowctl [global flags] capture [--filter FILTER]... [--min-age N] [--wait]
+  flowctl version | --version
+  flowctl completion bash|zsh|fish
+  flowctl man DIR
+
+--firewall-arn defaults to flowd's firewall (the AWS CLI requires it).
 
 Global flags (also accepted after the command):
   --endpoint-url URL   endpoint (default $AWS_ENDPOINT_URL or http://127.0.0.1:4566)
   --region R           region (default $AWS_REGION or us-east-1)
-  --output F           json (default), table or text
+  --output F           json (default; capture: table), table or text
   --profile P          use this AWS shared-config profile's credentials
                        (without it, or AWS_ACCESS_KEY_ID / AWS_PROFILE in the
                        environment, flowctl signs with dummy credentials)
@@ -49,18 +55,23 @@ file://PATH:
 
 Run 'flowctl network-firewall OPERATION -h' for an operation's flags.
 
-Exit status, as the AWS CLI's: 0 success, 252 bad command line or
-parameters, 254 the service answered with an error, 255 anything else (no
-connection...), 1 a capture --wait that ended FAILED.
+Exit status: network-firewall commands exit as the AWS CLI does (0
+success, 252 bad command line or parameters, 254 the service answered with
+an error, 255 anything else, such as no connection). flowctl's own commands
+(capture, version, completion, man) exit as flowd does: 0 success, 1 a
+failure (a capture --wait that ended FAILED, no connection...), 2 a bad
+command line.
 `
 
-// Exit codes, as the AWS CLI uses them.
+// Exit codes. network-firewall commands use the AWS CLI's (252, 254,
+// 255); flowctl's own commands use flowd's (1, 2).
 const (
-	exitOK      = 0
-	exitFailed  = 1
-	exitUsage   = 252
-	exitService = 254
-	exitOther   = 255
+	exitOK       = 0
+	exitFailed   = 1
+	exitOwnUsage = 2
+	exitUsage    = 252
+	exitService  = 254
+	exitOther    = 255
 )
 
 // defaultFirewallArn is flowd's default firewall, used when --firewall-arn
@@ -78,17 +89,18 @@ func main() {
 
 // globals are the flags every command takes.
 type globals struct {
-	endpoint string
-	region   string
-	output   string
-	profile  string
+	endpoint  string
+	region    string
+	output    string
+	profile   string
+	outputSet bool // --output was given before the command
 }
 
 func (g *globals) register(fs *flag.FlagSet) {
-	fs.StringVar(&g.endpoint, "endpoint-url", g.endpoint, "endpoint URL")
-	fs.StringVar(&g.region, "region", g.region, "region")
-	fs.StringVar(&g.output, "output", g.output, "output format: json, table or text")
-	fs.StringVar(&g.profile, "profile", g.profile, "shared-config profile")
+	fs.StringVar(&g.endpoint, "endpoint-url", g.endpoint, "endpoint `URL` (when not given: $AWS_ENDPOINT_URL, else "+defaultEndpoint+")")
+	fs.StringVar(&g.region, "region", g.region, "`region` (when not given: $AWS_REGION, else us-east-1)")
+	fs.StringVar(&g.output, "output", g.output, "output `format`: json, table or text")
+	fs.StringVar(&g.profile, "profile", g.profile, "AWS shared-config `profile` whose credentials sign the requests")
 }
 
 func (g *globals) check() error {
@@ -147,18 +159,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	g.register(fs)
 	help := fs.Bool("help", false, "")
 	fs.BoolVar(help, "h", false, "")
+	version := fs.Bool("version", false, "")
 	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "flowctl: %v\n\n%s", err, usage)
-		return exitUsage
+		fmt.Fprintf(stderr, "flowctl: %v\nRun 'flowctl -h' for usage.\n", err)
+		return exitOwnUsage
 	}
+	fs.Visit(func(f *flag.Flag) { g.outputSet = g.outputSet || f.Name == "output" })
 	rest := fs.Args()
-	if *help || len(rest) == 0 || rest[0] == "help" {
-		fmt.Fprint(stdout, usage)
-		if len(rest) == 0 && !*help {
-			return exitUsage
+	switch {
+	case *version:
+		rest = []string{"version"}
+	case *help || len(rest) > 0 && rest[0] == "help":
+		if len(rest) > 1 {
+			return run(ctx, append(slices.Clone(rest[1:]), "-h"), stdout, stderr)
 		}
+		fmt.Fprint(stdout, usage)
 		return exitOK
+	case len(rest) == 0:
+		fmt.Fprint(stderr, usage)
+		return exitOwnUsage
 	}
+	// network-firewall commands mirror the AWS CLI, exit codes included;
+	// flowctl's own commands exit as flowd does.
+	aws := rest[0] == "network-firewall"
 	var err error
 	switch rest[0] {
 	case "network-firewall":
@@ -169,29 +192,54 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runNetworkFirewall(ctx, &g, rest[1], rest[2:], stdout, stderr)
 	case "capture":
 		err = runCapture(ctx, &g, rest[1:], stdout, stderr)
+	case "version", "completion", "man":
+		err = runOwn(rest[0], rest[1:], stdout)
 	default:
-		err = usageError(fmt.Sprintf("unknown command %q: want network-firewall or capture", rest[0]))
+		err = ownUsageError(fmt.Sprintf("unknown command %q: want network-firewall, capture, version, completion or man", rest[0]))
 	}
-	if err == nil || errors.Is(err, flag.ErrHelp) {
+	if err == nil || errors.Is(err, flag.ErrHelp) || errors.Is(err, errDescribed) {
 		return exitOK
 	}
+	cmdName := rest[0]
+	switch {
+	case !aws && !slices.Contains([]string{"capture", "version", "completion", "man"}, cmdName):
+		cmdName = ""
+	case aws && len(rest) > 1 && netfwOps[rest[1]].api == "":
+		cmdName = "network-firewall"
+	}
+	if aws && len(rest) > 1 && cmdName != "network-firewall" {
+		cmdName += " " + rest[1]
+	}
 	var ue usageError
+	var oe ownUsageError
 	var se *serviceError
 	var fe *failedError
 	switch {
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "flowctl: error: %v\n", err)
+	case errors.As(err, &ue) && aws:
+		fmt.Fprintf(stderr, "flowctl: error: %v\nRun 'flowctl %s -h' for usage.\n", err, cmdName)
 		return exitUsage
-	case errors.As(err, &se):
+	case errors.As(err, &ue), errors.As(err, &oe):
+		fmt.Fprintf(stderr, "flowctl: error: %v\nRun '%s -h' for usage.\n", err, strings.TrimSpace("flowctl "+cmdName))
+		return exitOwnUsage
+	case errors.As(err, &se) && aws:
 		fmt.Fprintf(stderr, "\n%v\n", err)
 		return exitService
 	case errors.As(err, &fe):
 		fmt.Fprintf(stderr, "flowctl: %v\n", err)
 		return exitFailed
+	case aws:
+		fmt.Fprintf(stderr, "flowctl: %v\n", err)
+		return exitOther
 	}
 	fmt.Fprintf(stderr, "flowctl: %v\n", err)
-	return exitOther
+	return exitFailed
 }
+
+// ownUsageError is a bad command line of one of flowctl's own commands
+// (exit 2, as flowd's).
+type ownUsageError string
+
+func (e ownUsageError) Error() string { return string(e) }
 
 // client builds the Network Firewall client for g.
 func (g *globals) client(ctx context.Context) (*nfw.Client, error) {

@@ -136,32 +136,39 @@ func runNetworkFirewall(ctx context.Context, g *globals, name string, args []str
 	}
 	c := &cmd{g: g, name: name, api: op.api, args: args, stdout: stdout, firewall: defaultFirewallArn}
 	c.fs = flag.NewFlagSet("flowctl network-firewall "+name, flag.ContinueOnError)
-	c.fs.SetOutput(stderr)
+	c.fs.SetOutput(io.Discard)
 	g.register(c.fs)
 	return op.run(ctx, c)
 }
 
 // scopeFlags registers --firewall-arn and the scope flags.
 func (c *cmd) scopeFlags() {
-	c.fs.StringVar(&c.firewall, "firewall-arn", c.firewall, "ARN of the firewall (default flowd's)")
-	c.fs.StringVar(&c.az, "availability-zone", "", "Availability Zone to run in or list")
-	c.fs.StringVar(&c.vpce, "vpc-endpoint-id", "", "VPC endpoint id (vpce-...)")
-	c.fs.StringVar(&c.assoc, "vpc-endpoint-association-arn", "", "VPC endpoint association ARN")
+	c.fs.StringVar(&c.firewall, "firewall-arn", c.firewall, "`ARN` of the firewall")
+	c.fs.StringVar(&c.az, "availability-zone", "", "`AZ`: the Availability Zone to run in or list")
+	c.fs.StringVar(&c.vpce, "vpc-endpoint-id", "", "`ID` of the VPC endpoint (vpce-...)")
+	c.fs.StringVar(&c.assoc, "vpc-endpoint-association-arn", "", "`ARN` of the VPC endpoint association")
 }
 
 func (c *cmd) pageFlags() {
-	c.fs.Var(&c.maxResults, "max-results", "page size (1-100); pages are fetched until the end")
-	c.fs.Var(&c.pageSize, "page-size", "same as --max-results")
-	c.fs.Var(&c.maxItems, "max-items", "stop after this many items and print the NextToken to resume with")
-	c.fs.StringVar(&c.nextToken, "next-token", "", "start from this token")
-	c.fs.StringVar(&c.startingToken, "starting-token", "", "same as --next-token")
+	c.fs.Var(&c.maxResults, "max-results", "page size, `N` from 1 to 100; pages are fetched until the end")
+	c.fs.Var(&c.pageSize, "page-size", "`N`: same as --max-results")
+	c.fs.Var(&c.maxItems, "max-items", "stop after `N` items and print the NextToken to resume with")
+	c.fs.StringVar(&c.nextToken, "next-token", "", "start from this `TOKEN`")
+	c.fs.StringVar(&c.startingToken, "starting-token", "", "`TOKEN`: same as --next-token")
 	c.fs.BoolVar(&c.noPaginate, "no-paginate", false, "fetch one page only")
 }
 
 // parse parses the command line and connects.
 func (c *cmd) parse(ctx context.Context, args []string, required ...string) error {
+	text := fmt.Sprintf("Usage: %s\n\nCalls the Network Firewall %s operation, as 'aws network-firewall %s' does.\n",
+		synopsis(c.name, c.fs, required), c.api, c.name)
+	if describing != nil {
+		describing(c.fs, text)
+		return errDescribed
+	}
 	if err := c.fs.Parse(expandLists(args, "flow-filters")); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			writeHelp(c.stdout, text, c.fs)
 			return err
 		}
 		return usageError(err.Error())
@@ -200,8 +207,8 @@ func (c *cmd) print(r record) error { return write(c.stdout, c.g.output, c.api, 
 func startOp(flush bool) func(context.Context, *cmd) error {
 	return func(ctx context.Context, c *cmd) error {
 		c.scopeFlags()
-		c.fs.Var(&c.filters, "flow-filters", "FlowFilters: shorthand, JSON or file://PATH (several values allowed)")
-		c.fs.Var(&c.minAge, "minimum-flow-age-in-seconds", "skip flows younger than this")
+		c.fs.Var(&c.filters, "flow-filters", "`FILTER`s: shorthand, JSON or file://PATH (several values allowed)")
+		c.fs.Var(&c.minAge, "minimum-flow-age-in-seconds", "skip flows younger than `SECONDS`")
 		if err := c.parse(ctx, c.args, "flow-filters"); err != nil {
 			return err
 		}
@@ -282,7 +289,7 @@ func (s startResult) record() record {
 
 func describeOp(ctx context.Context, c *cmd) error {
 	c.scopeFlags()
-	c.fs.StringVar(&c.opID, "flow-operation-id", "", "the flow operation's id")
+	c.fs.StringVar(&c.opID, "flow-operation-id", "", "`ID` of the flow operation")
 	if err := c.parse(ctx, c.args, "flow-operation-id"); err != nil {
 		return err
 	}
@@ -390,7 +397,7 @@ func pageLimit(page *int32, budget int) *int32 {
 func listOpsOp(ctx context.Context, c *cmd) error {
 	c.scopeFlags()
 	c.pageFlags()
-	c.fs.StringVar(&c.opType, "flow-operation-type", "", "FLOW_CAPTURE or FLOW_FLUSH")
+	c.fs.StringVar(&c.opType, "flow-operation-type", "", "`TYPE`: FLOW_CAPTURE or FLOW_FLUSH")
 	if err := c.parse(ctx, c.args); err != nil {
 		return err
 	}
@@ -438,7 +445,7 @@ func nonNil(rs []record) []record {
 func listResultsOp(ctx context.Context, c *cmd) error {
 	c.scopeFlags()
 	c.pageFlags()
-	c.fs.StringVar(&c.opID, "flow-operation-id", "", "the flow operation's id")
+	c.fs.StringVar(&c.opID, "flow-operation-id", "", "`ID` of the flow operation")
 	if err := c.parse(ctx, c.args, "flow-operation-id"); err != nil {
 		return err
 	}

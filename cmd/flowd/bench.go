@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -38,8 +37,6 @@ capture is generated (see 'flowd gen') unless -in names a file.
 
 'flowd bench report' merges reports written with -o into bench/RESULTS.md
 (one table per target, older rows kept) and draws the throughput plot.
-
-Flags:
 `
 
 // runBench is the 'flowd bench' command.
@@ -51,12 +48,8 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "report" {
 		return benchReport(args[1:], stdout, stderr)
 	}
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), benchUsage)
-		fs.PrintDefaults()
-	}
+	fs := newCmdFlags("bench", benchUsage)
+	fs.help = stdout
 	flows := fs.Int("flows", 100_000, "flows to generate")
 	packets := fs.Int("packets", 1_000_000, "about this many packets in all (0: -mean packets per flow)")
 	mean := fs.Float64("mean", 10, "mean packets per flow, when -packets is 0")
@@ -83,20 +76,18 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	jsonOut := fs.Bool("json", false, "print the report as JSON instead of tables")
 	out := fs.String("o", "", "also write the JSON report to this `file` (for 'flowd bench report')")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "flowd bench: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return errUsage
+		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	ws, err := parseInts(*workers)
 	if err != nil {
-		return fmt.Errorf("-workers: %w", err)
+		return usagef("-workers: %v", err)
 	}
 	if *runs < 1 {
-		return fmt.Errorf("-n %d: want at least 1 run", *runs)
+		return usagef("-n %d: want at least 1 run", *runs)
 	}
 	var progress io.Writer = stderr
 	if *quiet {
@@ -121,7 +112,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 			names = bench.ToolNames()
 		}
 		if tools, missing, err = bench.LookupTools(names); err != nil {
-			return fmt.Errorf("-vs: %w", err)
+			return usagef("-vs: %v", err)
 		}
 		if len(missing) > 0 {
 			fmt.Fprintf(stderr, "flowd bench: not installed, so not compared: %s\n", strings.Join(missing, ", "))
@@ -138,23 +129,23 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 		}
 		cfg.Pcap, cfg.Name = data, *in
 		if bytes.HasPrefix(data, []byte{0x1f, 0x8b}) && *vs != "" {
-			return fmt.Errorf("-vs: %s is gzip-compressed; the other tools read plain pcap", *in)
+			return usagef("-vs: %s is gzip-compressed; the other tools read plain pcap", *in)
 		}
 		vsFile = *in
 	default:
 		if *flows < 1 {
-			return fmt.Errorf("-flows %d: want at least 1", *flows)
+			return usagef("-flows %d: want at least 1", *flows)
 		}
 		sd, err := gen.ParseSizeDist(*sizes)
 		if err != nil {
-			return fmt.Errorf("-sizes: %w", err)
+			return usagef("-sizes: %v", err)
 		}
 		m := *mean
 		if *packets > 0 {
 			m = float64(*packets) / float64(*flows)
 		}
 		if m < 1 {
-			return fmt.Errorf("-packets %d: want at least one packet per flow", *packets)
+			return usagef("-packets %d: want at least one packet per flow", *packets)
 		}
 		off := func(v float64) float64 {
 			if v == 0 {
@@ -259,29 +250,22 @@ Merges 'flowd bench -o' reports of one run (several table sizes) and,
 optionally, 'go test -bench' output into RESULTS.md: one table per
 target of docs/TARGETS.md, the new row first, older rows kept. Writes the
 throughput plot (packets/s against flows in the table) next to it.
-
-Flags:
 `
 
 func benchReport(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench report", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), benchReportUsage)
-		fs.PrintDefaults()
-	}
+	fs := newCmdFlags("bench report", benchReportUsage)
+	fs.help = stdout
 	results := fs.String("results", "bench/RESULTS.md", "the results `file` to update")
 	svg := fs.String("svg", "bench/throughput.svg", "the plot `file` to write (empty: none)")
 	gobench := fs.String("gobench", "", "'go test -bench -benchmem' output `file` of the same run")
 	label := fs.String("label", "", "a word for the rows of this run (\"quick\")")
 	raw := fs.String("raw", "", "where the raw outputs of this run are kept, quoted in RESULTS.md")
 	elapsed := fs.Duration("elapsed", 0, "how long the whole run took, quoted in RESULTS.md")
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
-		fs.Usage()
-		return fmt.Errorf("no report given")
+		return usagef("no report given")
 	}
 	var reps []*bench.Report
 	for _, p := range fs.Args() {

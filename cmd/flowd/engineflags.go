@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -21,11 +20,11 @@ type engineFlags struct {
 	to, emg  flowtable.Timeouts
 }
 
-func (ef *engineFlags) register(fs *flag.FlagSet) {
+func (ef *engineFlags) register(fs *cmdFlags) {
 	d, de := flowtable.DefaultTimeouts(), flowtable.DefaultEmergencyTimeouts()
+	fs.section(groupTable)
 	fs.IntVar(&ef.workers, "workers", 1, "worker goroutines, each owning one shard of the flow table")
 	fs.IntVar(&ef.maxFlows, "max-flows", flowtable.DefaultMaxFlows, "most flows held at once (112 B + index each); a full table enters emergency mode")
-	fs.IntVar(&ef.batch, "batch", engine.DefaultBatchSize, "frames read and packets handed to a worker at a time")
 	fs.StringVar(&ef.clock, "clock", "packet", "engine clock after the files end: packet (stands still) or wall (keeps running)")
 	for _, t := range []struct {
 		name string
@@ -52,20 +51,25 @@ func (ef *engineFlags) register(fs *flag.FlagSet) {
 		{"emergency-timeout-other-new", &ef.emg.OtherNew, de.OtherNew, "other protocols' new timeout while the table is full"},
 		{"emergency-timeout-other-established", &ef.emg.OtherEstablished, de.OtherEstablished, "other protocols' established timeout while the table is full"},
 	} {
+		if strings.HasPrefix(t.name, "emergency-") {
+			fs.section(groupEmergency)
+		}
 		fs.DurationVar(t.p, t.name, t.def, t.what)
 	}
+	fs.section(groupAdvanced)
+	fs.IntVar(&ef.batch, "batch", engine.DefaultBatchSize, "frames read and packets handed to a worker at a time")
 }
 
 func (ef *engineFlags) config() (engine.Config, error) {
 	mode, err := engine.ParseClockMode(ef.clock)
 	if err != nil {
-		return engine.Config{}, fmt.Errorf("--clock: %w", err)
+		return engine.Config{}, usagef("--clock: %v", err)
 	}
 	if ef.workers < 1 {
-		return engine.Config{}, fmt.Errorf("--workers %d: want at least 1", ef.workers)
+		return engine.Config{}, usagef("--workers %d: want at least 1", ef.workers)
 	}
 	if ef.maxFlows < ef.workers {
-		return engine.Config{}, fmt.Errorf("--max-flows %d: want at least one flow per worker (%d)", ef.maxFlows, ef.workers)
+		return engine.Config{}, usagef("--max-flows %d: want at least one flow per worker (%d)", ef.maxFlows, ef.workers)
 	}
 	return engine.Config{
 		Workers:   ef.workers,

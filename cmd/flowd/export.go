@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -34,7 +33,8 @@ type exportFlags struct {
 	rate            int
 }
 
-func (x *exportFlags) register(fs *flag.FlagSet) {
+func (x *exportFlags) register(fs *cmdFlags) {
+	fs.section(groupExport)
 	fs.Var(&x.ipfix, "ipfix", "send ended flows as IPFIX to this collector: `HOST:PORT` (UDP) or tcp://HOST:PORT (repeatable)")
 	fs.Var(&x.netflow9, "netflow9", "send ended flows as NetFlow v9 to this collector, `HOST:PORT` over UDP (repeatable)")
 	fs.BoolVar(&x.biflow, "ipfix-biflow", false, "IPFIX: one RFC 5103 biflow record per flow instead of one record per direction")
@@ -47,10 +47,10 @@ func (x *exportFlags) register(fs *flag.FlagSet) {
 // v9's 32-bit relative times reach old captures' flows.
 func (x *exportFlags) open(e *engine.Engine, clock func() time.Time) ([]exporter, error) {
 	if x.domain > 1<<32-1 {
-		return nil, fmt.Errorf("--observation-domain %d: want 0 to 4294967295", x.domain)
+		return nil, usagef("--observation-domain %d: want 0 to 4294967295", x.domain)
 	}
 	if x.rate == 0 || x.rate < -1 {
-		return nil, fmt.Errorf("--export-rate %d: want a positive rate, or -1 for none", x.rate)
+		return nil, usagef("--export-rate %d: want a positive rate, or -1 for none", x.rate)
 	}
 	var out []exporter
 	add := func(flag, collector string, p ipfix.Protocol) error {
@@ -70,7 +70,7 @@ func (x *exportFlags) open(e *engine.Engine, clock func() time.Time) ([]exporter
 	}
 	for _, c := range x.netflow9 {
 		if strings.HasPrefix(c, "tcp://") {
-			return out, fmt.Errorf("--netflow9 %s: NetFlow v9 goes over UDP only", c)
+			return out, usagef("--netflow9 %s: NetFlow v9 goes over UDP only", c)
 		}
 		if err := add("netflow9", c, ipfix.NetFlow9); err != nil {
 			return out, err

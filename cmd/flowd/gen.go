@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"compress/gzip"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,21 +20,17 @@ exact per-flow result a correct flowd must report for it, as CSV with the
 columns of 'flowd replay --format csv'. The same flags and seed always give
 the same bytes. Shares are fractions of flows (0 turns a kind off); weights
 are relative.
-
-Flags:
 `
 
 // runGen is the 'flowd gen' command.
 func runGen(args []string) error {
-	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), genUsage)
-		fs.PrintDefaults()
-	}
+	fs := newCmdFlags("gen", genUsage)
+	fs.section(groupOutput)
 	out := fs.String("o", "-", "output `file` (- for stdout, refused when stdout is a terminal)")
 	format := fs.String("format", "", "capture `format`: pcap or pcapng (default: pcapng when -o ends in .pcapng or .pcapng.gz, else pcap)")
 	truthFile := fs.String("truth", "", "write the truth CSV to this `file`")
 	gz := fs.Bool("gzip", false, "gzip the capture (implied by a .gz suffix on -o)")
+	fs.section(groupGeneral)
 	seed := fs.Uint64("seed", 1, "random seed")
 	flows := fs.Int("flows", 100, "number of flows")
 	packets := fs.Int("packets", 0, "about this many packets in all (sets -mean to packets/flows; 0: use -mean)")
@@ -69,13 +64,11 @@ func runGen(args []string) error {
 	link2 := fs.String("link2", "", "pcapng only: add a second interface with this link type")
 	res2 := fs.String("resolution2", "us", "timestamp resolution of the second interface")
 	share2 := fs.Float64("link2-share", 0.5, "share of flows on the second interface")
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "flowd gen: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		return errUsage
+		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 
 	// Flags say 0 for "none"; Config says Off.
@@ -98,34 +91,34 @@ func runGen(args []string) error {
 		cfg.Malformed = -1
 	}
 	if *flows <= 0 {
-		return fmt.Errorf("-flows %d: must be at least 1", *flows)
+		return usagef("-flows %d: must be at least 1", *flows)
 	}
 	if *packets < 0 {
-		return fmt.Errorf("-packets %d: must not be negative", *packets)
+		return usagef("-packets %d: must not be negative", *packets)
 	}
 	if *packets > 0 {
 		cfg.MeanPackets = float64(*packets) / float64(*flows)
 	}
 	if cfg.MeanPackets < 1 {
-		return fmt.Errorf("-mean %g: must be at least 1 packet per flow", cfg.MeanPackets)
+		return usagef("-mean %g: must be at least 1 packet per flow", cfg.MeanPackets)
 	}
 	if *duration <= 0 {
-		return fmt.Errorf("-duration %v: must be positive", *duration)
+		return usagef("-duration %v: must be positive", *duration)
 	}
 	t, err := time.Parse(time.RFC3339Nano, *start)
 	if err != nil {
-		return fmt.Errorf("-start %q: not an RFC 3339 time", *start)
+		return usagef("-start %q: not an RFC 3339 time", *start)
 	}
 	cfg.Start = t
 	if cfg.Sizes, err = gen.ParseSizeDist(*sizes); err != nil {
-		return fmt.Errorf("-sizes: %w", err)
+		return usagef("-sizes: %v", err)
 	}
 	in := gen.Interface{}
 	if in.Link, err = gen.ParseLink(*link); err != nil {
-		return fmt.Errorf("-link: %w", err)
+		return usagef("-link: %v", err)
 	}
 	if in.Resolution, err = gen.ParseResolution(*res); err != nil {
-		return fmt.Errorf("-resolution: %w", err)
+		return usagef("-resolution: %v", err)
 	}
 	cfg.Interfaces = []gen.Interface{in}
 
@@ -140,21 +133,21 @@ func runGen(args []string) error {
 		}
 	}
 	if f != "pcap" && f != "pcapng" {
-		return fmt.Errorf("-format %q: must be pcap or pcapng", f)
+		return usagef("-format %q: must be pcap or pcapng", f)
 	}
 	if *link2 != "" {
 		if f != "pcapng" {
-			return fmt.Errorf("-link2 needs -format pcapng: a pcap file holds one interface")
+			return usagef("-link2 needs -format pcapng: a pcap file holds one interface")
 		}
 		if *share2 <= 0 || *share2 >= 1 {
-			return fmt.Errorf("-link2-share %g: must be between 0 and 1", *share2)
+			return usagef("-link2-share %g: must be between 0 and 1", *share2)
 		}
 		in2 := gen.Interface{Weight: *share2}
 		if in2.Link, err = gen.ParseLink(*link2); err != nil {
-			return fmt.Errorf("-link2: %w", err)
+			return usagef("-link2: %v", err)
 		}
 		if in2.Resolution, err = gen.ParseResolution(*res2); err != nil {
-			return fmt.Errorf("-resolution2: %w", err)
+			return usagef("-resolution2: %v", err)
 		}
 		cfg.Interfaces[0].Weight = 1 - *share2
 		cfg.Interfaces = append(cfg.Interfaces, in2)

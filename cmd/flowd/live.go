@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"time"
 
@@ -25,8 +24,9 @@ type liveFlags struct {
 	pollInterval time.Duration
 }
 
-func (l *liveFlags) register(fs *flag.FlagSet) {
-	fs.Var(&l.ifaces, "iface", "capture this network interface live (repeatable)")
+func (l *liveFlags) register(fs *cmdFlags) {
+	fs.section(groupLive)
+	fs.Var(&l.ifaces, "iface", "capture this network interface `NAME` live (repeatable)")
 	fs.StringVar(&l.source, "source", "afpacket", "live capture: afpacket (Linux; one socket per worker in a fanout group, rings read in place) or libpcap (portable; one worker per interface)")
 	fs.StringVar(&l.bpf, "bpf", "", "capture only frames matching this filter `expression` (pcap-filter syntax, compiled by libpcap)")
 	fs.BoolVar(&l.promisc, "promisc", false, "put the interfaces into promiscuous mode while capturing")

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,28 +13,41 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/flowd/flowd/capture"
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/internal/output"
 )
 
-const replayUsage = `Usage: flowd replay [flags] FILE...
+const replayUsage = `Usage: flowd replay [flags] FILE...|-|DIR|GLOB
 
-Reads pcap/pcapng files (optionally gzip-compressed) through the flow table
-as fast as possible, writes the flows to stdout (or -o FILE) and a summary to
-stderr. Flows that ended during the replay are listed with their end reason;
-flows still in the table at the end have reason "active" ("shutdown" in
-EVE). A file may be given as NAME=FILE to name its source.
+Reads pcap/pcapng captures (plain or gzip) through the flow table as fast
+as possible, writes the flows to stdout (or -o FILE) and a summary to
+stderr. Flows that ended during the replay are listed with their end
+reason; flows still in the table at the end have reason "active"
+("shutdown" in EVE).
+
+Input: a FILE may be given as NAME=FILE to name its source. "-" reads a
+capture from stdin (tcpdump -w - | flowd replay -). A directory or a
+quoted glob reads every capture in it as one source, the files in order of
+their first packet. --follow FILE keeps reading a capture that is still
+being written, then the next files of its rotating set (tcpdump -C: FILE,
+FILE1, FILE2, ...; tcpdump -G: the same name with another time or number),
+until SIGINT or SIGTERM (exit 0) or --follow-idle.
+
+Selecting flows: --capture FILTERS keeps the flows that match AWS
+FlowFilters (shorthand or JSON, as flowctl --flow-filters takes them;
+Source is the flow's initiator); --since and --until keep the flows active
+in a time window (RFC 3339, or a duration from the capture's first packet);
+--top N prints instead the N busiest groups (--group-by) by --by, as
+nfdump -s does.
 
 Flows are written as they end, in bounded memory: by default in order of
-their first packet (--order start: formatted flows beyond --sort-memory go
-to sorted temporary files, merged at the end), or just as they end
-(--order end).
-
+their first packet (--order start), or just as they end (--order end).
 SIGINT or SIGTERM stops reading: every flow read so far ends with reason
-"shutdown" and is written, and the summary counts exactly what was written;
-a second signal exits at once and says how many flows it did not write.
+"shutdown" and is written; a second signal exits at once.
 
-Flags:
+Exit status: 0 success, 1 a runtime failure (a damaged capture, nothing
+usable in the captures, a replay cut short), 2 a bad command line.
 `
 
 // replayOpts are the replay command's own flags.
@@ -46,48 +59,70 @@ type replayOpts struct {
 	quiet    bool
 	progress string
 	cpuprof  string
+	follow   bool
+	fc       followConfig
+	sel      selectFlags
 	ef       engineFlags
 	xf       exportFlags
 }
 
-func runReplay(args []string) error {
-	var o replayOpts
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), replayUsage)
-		fs.PrintDefaults()
-	}
+// newReplayFlags declares replay's flags into o.
+func newReplayFlags(o *replayOpts) *cmdFlags {
+	fs := newCmdFlags("replay", replayUsage)
+	fs.section(groupInput)
+	fs.BoolVar(&o.follow, "follow", false, "keep reading the one FILE given as it grows, then the next files of its rotating set")
+	fs.DurationVar(&o.fc.idle, "follow-idle", 0, "with --follow, stop once nothing new was written for this long (0: only on SIGINT/SIGTERM)")
+	fs.DurationVar(&o.fc.poll, "follow-poll", 200*time.Millisecond, "with --follow, how often to look for growth and for the next file")
+	fs.section(groupOutput)
 	fs.StringVar(&o.format, "format", "table", "flow output: table, json, csv, eve or none")
-	fs.StringVar(&o.out, "o", "", "write the flows to this file instead of stdout")
+	fs.StringVar(&o.out, "o", "", "write the flows to this `file` instead of stdout")
 	fs.StringVar(&o.order, "order", "start", "order of the flows written: start (by first packet, the same every run) or end (as they end)")
-	fs.IntVar(&o.sortMem, "sort-memory", output.DefaultMemoryBytes>>20, "MiB of formatted flows --order start holds before it spills sorted runs to temporary files ($TMPDIR)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no summary on stderr")
 	fs.StringVar(&o.progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal, once the replay has run a second), always, never")
-	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a Go CPU profile of the replay to this `file` (read it with go tool pprof)")
+	fs.section(groupSelect)
+	o.sel.register(fs)
 	o.ef.register(fs)
 	o.xf.register(fs)
-	if err := parseFlags(fs, args); err != nil {
+	fs.section(groupAdvanced)
+	fs.IntVar(&o.sortMem, "sort-memory", output.DefaultMemoryBytes>>20, "MiB of formatted flows --order start holds before it spills sorted runs to temporary files ($TMPDIR)")
+	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a Go CPU profile of the replay to this `file` (read it with go tool pprof)")
+	return fs
+}
+
+func runReplay(args []string) error {
+	var o replayOpts
+	fs := newReplayFlags(&o)
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
-		fs.Usage()
-		return fmt.Errorf("no capture file given")
+		return usagef("no capture given (a FILE, - for stdin, a directory or a glob)")
+	}
+	if o.follow && fs.NArg() != 1 {
+		return usagef("--follow reads one capture (and its rotating set); got %d arguments", fs.NArg())
+	}
+	if o.fc.poll <= 0 {
+		return usagef("--follow-poll %v: want a positive duration", o.fc.poll)
 	}
 	format, err := output.ParseFormat(o.format)
 	if err != nil {
-		return fmt.Errorf("--format: %w", err)
+		return usagef("--format: %v", err)
 	}
 	order, err := output.ParseOrder(o.order)
 	if err != nil {
-		return fmt.Errorf("--order: %w", err)
+		return usagef("--order: %v", err)
 	}
 	if o.sortMem < 1 {
-		return fmt.Errorf("--sort-memory %d: want at least 1 (MiB)", o.sortMem)
+		return usagef("--sort-memory %d: want at least 1 (MiB)", o.sortMem)
 	}
 	switch o.progress {
 	case "auto", "always", "never":
 	default:
-		return fmt.Errorf("--progress %q: want auto, always or never", o.progress)
+		return usagef("--progress %q: want auto, always or never", o.progress)
+	}
+	sel, err := o.sel.compile()
+	if err != nil {
+		return err
 	}
 	cfg, err := o.ef.config()
 	if err != nil {
@@ -98,20 +133,82 @@ func runReplay(args []string) error {
 		return err
 	}
 	var infos []engine.SourceInfo
+	var watched []*watchedSource
+	var followed []*chainSource
+	stdinUsed := false
 	for _, arg := range fs.Args() {
-		info, err := openFile(e, parsePcapArg(arg), engine.SourceInfo{})
-		if err != nil {
+		spec := parsePcapArg(arg)
+		var src capture.Source
+		info := engine.SourceInfo{Name: spec.Name, Path: spec.Path}
+		switch fi, statErr := os.Stat(spec.Path); {
+		case spec.Path == "-":
+			if stdinUsed {
+				return usagef("- (stdin) given twice")
+			}
+			stdinUsed = true
+			src = newStdinSource(os.Stdin)
+			info.Name = cmp.Or(info.Name, "stdin")
+		case o.follow:
+			if statErr != nil || !fi.Mode().IsRegular() {
+				return fmt.Errorf("--follow %s: want a capture file that exists (%v)", spec.Path, cmp.Or[error](statErr, errors.New("not a regular file")))
+			}
+			c := newFollowSource(spec.Path, o.fc)
+			followed = append(followed, c)
+			src = c
+			info.Name = cmp.Or(info.Name, sourceName(spec.Path))
+		case (statErr == nil && fi.IsDir()) || (statErr != nil && isGlob(spec.Path)):
+			paths, err := expandInput(spec.Path, os.Stderr)
+			if err != nil {
+				return err
+			}
+			src = newChain(spec.Path, paths)
+			info.Name = cmp.Or(info.Name, sourceName(strings.TrimRight(spec.Path, "/")))
+		default:
+			f, err := capture.OpenFile(spec.Path)
+			if err != nil {
+				return err
+			}
+			src = f
+			info.Name = cmp.Or(info.Name, sourceName(spec.Path))
+		}
+		w := &watchedSource{Source: src}
+		if _, err := e.AddSource(w, info); err != nil {
+			w.Close()
 			return err
 		}
 		infos = append(infos, info)
+		watched = append(watched, w)
 	}
 	var sink *output.Sink
-	if format != output.FormatNone {
+	if format != output.FormatNone && !sel.top() {
 		sink, err = output.NewSink(output.SinkConfig{Format: format, Path: o.out, Order: order,
 			MemoryBytes: int64(o.sortMem) << 20, Options: output.Options{SourceName: sourceNames(infos)}})
 		if err != nil {
 			return err
 		}
+	}
+	var selSink *selectSink
+	switch {
+	case sel.active():
+		start := func() int64 {
+			var first int64
+			for _, w := range watched {
+				if t := w.first.Load(); t != 0 && (first == 0 || t < first) {
+					first = t
+				}
+			}
+			return first
+		}
+		var next engine.Sink
+		if sink != nil {
+			next = sink
+		}
+		selSink, err = sel.sink(next, start, format, o.out)
+		if err != nil {
+			return err
+		}
+		e.AddSink(selSink)
+	case sink != nil:
 		e.AddSink(sink)
 	}
 	exports, err := o.xf.open(e, engineClock(e))
@@ -150,6 +247,9 @@ func runReplay(args []string) error {
 	reason := engine.ReasonActive
 	if interrupted != nil {
 		reason = engine.ReasonShutdown
+		for _, c := range followed {
+			c.interrupt()
+		}
 		go exitOnSecondSignal(sigs, e, sink)
 	} else if err := e.Sweep(context.Background()); err != nil {
 		// Expire what the final clock allows, so "active" means what it says.
@@ -164,12 +264,49 @@ func runReplay(args []string) error {
 	}
 	if !o.quiet {
 		printSummary(os.Stderr, st, elapsed)
+		if selSink != nil {
+			selSink.printSummary(os.Stderr)
+		}
 		printExports(os.Stderr, exports)
 	}
-	if interrupted != nil {
+	unusableErr := checkUsable(os.Stderr, st, watched)
+	if interrupted != nil && !o.follow {
 		return errors.Join(stopErr, fmt.Errorf("interrupted (%v): stopped reading early; every flow read was written, those in the table with reason shutdown", interrupted))
 	}
-	return stopErr
+	// Following has no end of its own: a signal is how it stops, a success.
+	if stopErr != nil {
+		return stopErr
+	}
+	return unusableErr
+}
+
+// checkUsable warns about each source whose frames were all unusable,
+// naming its link types and the share lost, and fails when no source gave
+// a single usable frame.
+func checkUsable(w io.Writer, st engine.Status, watched []*watchedSource) error {
+	var frames, usable uint64
+	for i := range st.Sources {
+		s := &st.Sources[i]
+		bad := s.Unusable()
+		frames += s.Frames
+		usable += s.Frames - min(bad, s.Frames)
+		if s.Frames == 0 || bad < s.Frames || i >= len(watched) {
+			continue
+		}
+		fmt.Fprintf(w, "flowd replay: warning: %s: %d of %d frames (%.0f%%) could not be used; link type %s",
+			s.Info.Name, bad, s.Frames, 100*float64(bad)/float64(s.Frames), cmp.Or(watched[i].linkTypes(), "unknown"))
+		var reasons []string
+		s.UnusableReasons(func(r string, n uint64) {
+			if n > 0 {
+				reasons = append(reasons, fmt.Sprintf("%s %d", r, n))
+			}
+		})
+		fmt.Fprintf(w, " (%s)\n", strings.Join(reasons, ", "))
+	}
+	if frames > 0 && usable == 0 {
+		return fmt.Errorf("nothing usable: none of the %d frames read could be counted into a flow", frames)
+	}
+	return nil
 }
 
 // exitOnSecondSignal exits at once on another signal, saying how many of

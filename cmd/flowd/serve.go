@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -41,8 +40,6 @@ Every flag is also a key of the YAML --config file (flags override it).
 Security: requests are not authenticated (SigV4 checking with --auth-file
 is not implemented yet), so listening on a non-loopback address needs
 --insecure.
-
-Flags:
 `
 
 // Defaults of the firewall served.
@@ -70,41 +67,40 @@ type serveOpts struct {
 }
 
 // newServeFlags declares serve's flags into o.
-func newServeFlags(o *serveOpts) *flag.FlagSet {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), serveUsage)
-		fs.PrintDefaults()
-	}
+func newServeFlags(o *serveOpts) *cmdFlags {
+	fs := newCmdFlags("serve", serveUsage)
+	fs.section(groupInput)
+	fs.Var(&o.pcaps, "pcap", "read this pcap/pcapng `FILE` (NAME=FILE names its source; repeatable)")
+	fs.StringVar(&o.config, "config", "", "YAML `file` of settings; keys are these flag names")
+	o.lf.register(fs)
+	fs.section(groupAPI)
 	fs.StringVar(&o.listen, "listen", defaultListen, "address to serve the API on (host:port; port 0 picks a free one)")
-	fs.Var(&o.pcaps, "pcap", "pcap/pcapng file to read, FILE or NAME=FILE (repeatable)")
 	fs.StringVar(&o.arn, "firewall-arn", api.DefaultFirewallArn, "ARN of the firewall this flowd is")
 	fs.StringVar(&o.az, "availability-zone", "", "Availability Zone of the sources (default: the ARN's region + \"a\", e.g. us-east-1a)")
 	fs.StringVar(&o.vpce, "vpc-endpoint-id", defaultVpcEndpoint, "VPC endpoint id of the sources")
-	fs.StringVar(&o.config, "config", "", "YAML file of settings; keys are these flag names")
-	fs.StringVar(&o.eve, "eve", "", "append Suricata EVE flow events of ended flows to this file")
 	fs.BoolVar(&o.insecure, "insecure", false, "allow listening on a non-loopback address without authentication")
 	fs.DurationVar(&o.retention, "op-retention", engine.DefaultOpRetention, "how long flow operations and their results are kept")
 	fs.IntVar(&o.resultCap, "op-result-cap", engine.DefaultOpResultCap, "most flows one flow operation returns (COMPLETED_WITH_ERRORS past it)")
 	fs.Int64Var(&o.resultMax, "op-results-max-bytes", engine.DefaultOpResultBytes, "most memory the results of ended flow operations hold together; past it the oldest are released early (asking for one says so)")
 	fs.DurationVar(&o.shardWait, "op-shard-timeout", engine.DefaultOpShardTimeout, "how long a flow operation waits for a busy shard (COMPLETED_WITH_ERRORS, \"Flow timeout\", past it)")
+	fs.section(groupOutput)
+	fs.StringVar(&o.eve, "eve", "", "append Suricata EVE flow events of ended flows to this file")
 	o.ef.register(fs)
 	o.xf.register(fs)
-	o.lf.register(fs)
 	return fs
 }
 
 func runServe(args []string) error {
 	var o serveOpts
 	fs := newServeFlags(&o)
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (capture files go with --pcap)", fs.Arg(0))
+		return usagef("unexpected argument %q (capture files go with --pcap)", fs.Arg(0))
 	}
 	if o.config != "" {
-		if err := loadConfig(fs, o.config, &o.pcaps); err != nil {
+		if err := loadConfig(fs.FlagSet, o.config, &o.pcaps); err != nil {
 			return err
 		}
 	}

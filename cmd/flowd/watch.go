@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -28,8 +27,6 @@ table, refreshed every second, with the packet rate and the kernel's drops
 SIGINT or SIGTERM ends every flow in the table with reason "shutdown",
 writes it, and exits 0. An unknown interface, missing privileges
 (CAP_NET_RAW) or a filter that does not compile exit 2 with the reason.
-
-Flags:
 `
 
 type watchOpts struct {
@@ -44,19 +41,16 @@ type watchOpts struct {
 
 func runWatch(args []string) error {
 	var o watchOpts
-	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), watchUsage)
-		fs.PrintDefaults()
-	}
+	fs := newCmdFlags("watch", watchUsage)
+	o.lf.register(fs)
+	fs.section(groupOutput)
 	fs.StringVar(&o.format, "format", "table", "flow output: table, json, csv or eve")
 	fs.StringVar(&o.out, "o", "", "append the flows to this file instead of writing them to stdout")
 	fs.StringVar(&o.view, "view", "auto", "top (the busiest flows, refreshed every second), flows (each flow as it ends), or auto (top on a terminal without -o)")
 	fs.IntVar(&o.top, "top", 20, "flows the top view shows")
 	o.ef.register(fs)
-	o.lf.register(fs)
 	o.xf.register(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

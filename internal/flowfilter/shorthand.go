@@ -1,4 +1,4 @@
-package main
+package flowfilter
 
 import (
 	"fmt"
@@ -48,8 +48,8 @@ type shorthand struct {
 	i  int
 }
 
-// parseShorthand parses one shorthand parameter into a structure.
-func parseShorthand(s string) (map[string]any, error) {
+// ParseShorthand parses one shorthand parameter into a structure.
+func ParseShorthand(s string) (map[string]any, error) {
 	p := &shorthand{in: s}
 	return p.parameter()
 }
