@@ -6,7 +6,7 @@ FUZZTIME ?= 30s
 # Packages with goroutines crossing each other: run under the race detector.
 RACE_PKGS := ./engine/... ./flowtable/... ./api/... ./capture/... ./filter/... ./internal/output/... ./internal/ipfix/...
 
-.PHONY: help build demo test test-short bench bench-quick fuzz lint deps clean
+.PHONY: help build demo test test-short bench bench-quick fuzz lint deps clean man
 
 help:
 	@echo "make demo        replay the bundled sample pcap and print its flows"
@@ -16,6 +16,7 @@ help:
 	@echo "make fuzz        run every fuzz target for FUZZTIME (default $(FUZZTIME)) each"
 	@echo "make lint        gofmt, go vet, staticcheck"
 	@echo "make build       build bin/flowd and bin/flowctl"
+	@echo "make man         man pages of flowd and flowctl into man/man1, from their flag definitions"
 
 deps:
 	@scripts/deps.sh
@@ -55,5 +56,11 @@ lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
 
+MANDIR ?= man/man1
+
+man: build
+	$(BIN)/flowd man $(MANDIR)
+	$(BIN)/flowctl man $(MANDIR)
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) man

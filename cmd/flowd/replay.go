@@ -62,6 +62,7 @@ type replayOpts struct {
 	follow   bool
 	fc       followConfig
 	sel      selectFlags
+	vf       eveFlags
 	ef       engineFlags
 	xf       exportFlags
 }
@@ -78,6 +79,7 @@ func newReplayFlags(o *replayOpts) *cmdFlags {
 	fs.StringVar(&o.out, "o", "", "write the flows to this `file` instead of stdout")
 	fs.StringVar(&o.order, "order", "start", "order of the flows written: start (by first packet, the same every run) or end (as they end)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no summary on stderr")
+	o.vf.register(fs)
 	fs.StringVar(&o.progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal, once the replay has run a second), always, never")
 	fs.section(groupSelect)
 	o.sel.register(fs)
@@ -179,10 +181,14 @@ func runReplay(args []string) error {
 		infos = append(infos, info)
 		watched = append(watched, w)
 	}
+	opts, err := o.vf.options(infos)
+	if err != nil {
+		return err
+	}
 	var sink *output.Sink
 	if format != output.FormatNone && !sel.top() {
 		sink, err = output.NewSink(output.SinkConfig{Format: format, Path: o.out, Order: order,
-			MemoryBytes: int64(o.sortMem) << 20, Options: output.Options{SourceName: sourceNames(infos)}})
+			MemoryBytes: int64(o.sortMem) << 20, Options: opts})
 		if err != nil {
 			return err
 		}

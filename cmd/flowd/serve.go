@@ -37,9 +37,12 @@ SIGTERM ends every flow with reason "shutdown", flushes the sinks (--eve,
 
 Every flag is also a key of the YAML --config file (flags override it).
 
-Security: requests are not authenticated (SigV4 checking with --auth-file
-is not implemented yet), so listening on a non-loopback address needs
---insecure.
+Security: with --auth-file, every API request must carry an AWS Signature
+Version 4 made with one of its keys (as the AWS CLI and SDKs sign with
+static credentials); without it anyone who reaches --listen is served, so
+a non-loopback --listen needs --auth-file or --insecure. GET /status,
+/metrics, /healthz and /readyz are never authenticated: --metrics-listen
+moves /status and /metrics to an address of their own.
 `
 
 // Defaults of the firewall served.
@@ -57,10 +60,14 @@ type serveOpts struct {
 	config    string
 	eve       string
 	insecure  bool
+	authFile  string
+	authRegs  string
+	metrics   string
 	retention time.Duration
 	resultCap int
 	resultMax int64
 	shardWait time.Duration
+	vf        eveFlags
 	ef        engineFlags
 	xf        exportFlags
 	lf        liveFlags
@@ -79,12 +86,16 @@ func newServeFlags(o *serveOpts) *cmdFlags {
 	fs.StringVar(&o.az, "availability-zone", "", "Availability Zone of the sources (default: the ARN's region + \"a\", e.g. us-east-1a)")
 	fs.StringVar(&o.vpce, "vpc-endpoint-id", defaultVpcEndpoint, "VPC endpoint id of the sources")
 	fs.BoolVar(&o.insecure, "insecure", false, "allow listening on a non-loopback address without authentication")
+	fs.StringVar(&o.authFile, "auth-file", "", "require AWS SigV4 signatures made with a key of this file (lines ACCESS_KEY_ID SECRET; mode 600)")
+	fs.StringVar(&o.authRegs, "auth-regions", "", "comma-separated regions a signature may be scoped to (default: the --firewall-arn region)")
+	fs.StringVar(&o.metrics, "metrics-listen", "", "serve GET /status, /metrics, /healthz, /readyz on this address instead of --listen (never authenticated)")
 	fs.DurationVar(&o.retention, "op-retention", engine.DefaultOpRetention, "how long flow operations and their results are kept")
 	fs.IntVar(&o.resultCap, "op-result-cap", engine.DefaultOpResultCap, "most flows one flow operation returns (COMPLETED_WITH_ERRORS past it)")
 	fs.Int64Var(&o.resultMax, "op-results-max-bytes", engine.DefaultOpResultBytes, "most memory the results of ended flow operations hold together; past it the oldest are released early (asking for one says so)")
 	fs.DurationVar(&o.shardWait, "op-shard-timeout", engine.DefaultOpShardTimeout, "how long a flow operation waits for a busy shard (COMPLETED_WITH_ERRORS, \"Flow timeout\", past it)")
 	fs.section(groupOutput)
 	fs.StringVar(&o.eve, "eve", "", "append Suricata EVE flow events of ended flows to this file")
+	o.vf.register(fs)
 	o.ef.register(fs)
 	o.xf.register(fs)
 	return fs
@@ -116,13 +127,14 @@ func regionOf(arn string) string {
 	return parts[3]
 }
 
-// checkListen refuses a non-loopback listen address unless insecure.
-func checkListen(addr string, insecure bool) error {
+// checkListen refuses a non-loopback address for flag, serving what needs
+// no authentication (authed false), unless insecure.
+func checkListen(flag, addr string, authed, insecure bool) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("--listen %q: %w", addr, err)
+		return fmt.Errorf("%s %q: %w", flag, addr, err)
 	}
-	if insecure {
+	if insecure || (authed && flag != "--metrics-listen") {
 		return nil
 	}
 	if host == "localhost" {
@@ -131,12 +143,34 @@ func checkListen(addr string, insecure bool) error {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("--listen %q: not a loopback address; requests are not authenticated, so serving other hosts needs --insecure", addr)
+	if flag == "--metrics-listen" {
+		return fmt.Errorf("%s %q: not a loopback address; /status and /metrics are never authenticated, so serving them to other hosts needs --insecure", flag, addr)
+	}
+	return fmt.Errorf("%s %q: not a loopback address, and without --auth-file anyone who reaches it can run flow operations (flush included); give --auth-file FILE, or --insecure to serve it unauthenticated anyway", flag, addr)
 }
 
 func serve(o serveOpts) error {
-	if err := checkListen(o.listen, o.insecure); err != nil {
+	if err := checkListen("--listen", o.listen, o.authFile != "", o.insecure); err != nil {
 		return err
+	}
+	if o.metrics != "" {
+		if err := checkListen("--metrics-listen", o.metrics, false, o.insecure); err != nil {
+			return err
+		}
+	}
+	var creds *api.Credentials
+	var regions []string
+	if o.authFile != "" {
+		var err error
+		if creds, err = api.LoadAuthFile(o.authFile); err != nil {
+			return err
+		}
+	}
+	if o.authRegs != "" {
+		if o.authFile == "" {
+			return usagef("--auth-regions %q: needs --auth-file", o.authRegs)
+		}
+		regions = strings.Split(o.authRegs, ",")
 	}
 	if o.az == "" {
 		region := regionOf(o.arn)
@@ -193,8 +227,12 @@ func serve(o serveOpts) error {
 	// The default endpoint exists even with no source behind it.
 	endpoints := []engine.Endpoint{{AvailabilityZone: o.az, VpcEndpointID: o.vpce}}
 	if o.eve != "" {
+		opts, err := o.vf.options(infos)
+		if err != nil {
+			return err
+		}
 		sink, err := output.NewSink(output.SinkConfig{Format: output.FormatEVE, Path: o.eve, Append: true,
-			Order: output.OrderEnd, Options: output.Options{SourceName: sourceNames(infos)}})
+			Order: output.OrderEnd, Options: opts})
 		if err != nil {
 			return err
 		}
@@ -214,7 +252,7 @@ func serve(o serveOpts) error {
 	if err != nil {
 		return err
 	}
-	srv, err := api.New(api.Config{Backend: ops, FirewallArn: o.arn, Retention: o.retention})
+	srv, err := api.New(api.Config{Backend: ops, FirewallArn: o.arn, Retention: o.retention, Auth: creds, AuthRegions: regions})
 	if err != nil {
 		return err
 	}
@@ -223,7 +261,22 @@ func serve(o serveOpts) error {
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	handler := http.Handler(srv)
+	if o.metrics != "" {
+		handler = srv.APIHandler()
+		mln, err := net.Listen("tcp", o.metrics)
+		if err != nil {
+			return err
+		}
+		mhs := api.NewHTTPServer(srv.MetricsHandler(), api.Limits{})
+		go mhs.Serve(api.LimitListener(mln, api.Limits{}))
+		defer mhs.Close()
+		fmt.Fprintf(os.Stderr, "flowd serve: /status, /metrics, /healthz, /readyz on http://%s\n", mln.Addr())
+	} else if creds != nil {
+		fmt.Fprintln(os.Stderr, "flowd serve: note: /status and /metrics are not authenticated; --metrics-listen 127.0.0.1:PORT keeps them off --listen")
+	}
+	hs := api.NewHTTPServer(handler, api.Limits{})
+	ln = api.LimitListener(ln, api.Limits{})
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	fmt.Fprintf(os.Stderr, "flowd serve: listening on http://%s (firewall %s, %s, %s)\n", ln.Addr(), o.arn, o.az, o.vpce)

@@ -212,9 +212,15 @@ func TestServeFlags(t *testing.T) {
 		{"0.0.0.0:4566", true, true},
 		{"nonsense", true, false},
 	} {
-		if err := checkListen(c.addr, c.insecure); (err == nil) != c.ok {
+		if err := checkListen("--listen", c.addr, false, c.insecure); (err == nil) != c.ok {
 			t.Errorf("%s insecure=%v: %v", c.addr, c.insecure, err)
 		}
+	}
+	if err := checkListen("--listen", "0.0.0.0:4566", true, false); err != nil {
+		t.Errorf("non-loopback with --auth-file: %v", err)
+	}
+	if err := checkListen("--metrics-listen", "0.0.0.0:9100", true, false); err == nil || !strings.Contains(err.Error(), "never authenticated") {
+		t.Errorf("non-loopback --metrics-listen: %v", err)
 	}
 	if r := regionOf("arn:aws:network-firewall:eu-west-3:1:firewall/x"); r != "eu-west-3" {
 		t.Errorf("region %q", r)

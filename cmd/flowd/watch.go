@@ -34,6 +34,7 @@ type watchOpts struct {
 	out    string
 	view   string
 	top    int
+	vf     eveFlags
 	ef     engineFlags
 	lf     liveFlags
 	xf     exportFlags
@@ -48,6 +49,7 @@ func runWatch(args []string) error {
 	fs.StringVar(&o.out, "o", "", "append the flows to this file instead of writing them to stdout")
 	fs.StringVar(&o.view, "view", "auto", "top (the busiest flows, refreshed every second), flows (each flow as it ends), or auto (top on a terminal without -o)")
 	fs.IntVar(&o.top, "top", 20, "flows the top view shows")
+	o.vf.register(fs)
 	o.ef.register(fs)
 	o.xf.register(fs)
 	if err := fs.parse(args); err != nil {
@@ -87,10 +89,15 @@ func runWatch(args []string) error {
 	if err != nil {
 		return err
 	}
+	opts, err := o.vf.options(infos)
+	if err != nil {
+		return err
+	}
+	opts.Stream = true
 	var sink *output.Sink
 	if !top || o.out != "" {
 		sink, err = output.NewSink(output.SinkConfig{Format: format, Path: o.out, Append: o.out != "",
-			Order: output.OrderEnd, Options: output.Options{SourceName: sourceNames(infos), Stream: true}})
+			Order: output.OrderEnd, Options: opts})
 		if err != nil {
 			return err
 		}
