@@ -33,9 +33,9 @@ type source struct {
 
 	frames  []capture.Frame
 	dec     decode.Packet
-	local   *rawBatch        // the batch decoded on this goroutine (one worker)
-	out     []*batch         // the batch being filled for each worker
-	scratch flowtable.Packet // a parked fragment being released
+	local   *rawBatch           // the batch decoded on this goroutine (one worker)
+	out     []*batch            // the batch being filled for each worker
+	scratch [1]flowtable.Packet // a parked fragment being released
 	frag    fragTracker
 	pipe    *pipeline // decoders, with several workers (pipeline.go)
 
@@ -256,12 +256,49 @@ func (s *source) finish(rb *rawBatch) {
 	for r, n := range rb.tunnelErrs {
 		s.st.tunnelErrors[r] += n
 	}
-	if s.inline && len(rb.frags) == 0 && s.frag.ready == 0 {
+	switch {
+	case s.inline && len(rb.frags) == 0 && s.frag.ready == 0:
 		// The common case, one worker and no fragments: the decoded packets
 		// are the batch; count them into the shard where they lie.
 		s.flush(0)
 		s.e.workers[0].process(rb.out)
-	} else {
+	case s.inline:
+		// One worker, fragments in the batch: still count the packets where
+		// they lie, leaving out the fragments that must wait for their
+		// first fragment, and counting the ones a first fragment releases
+		// right after it. Copying every packet of such a batch into the
+		// worker's batch instead cost 5-8 % of a replay whose fragments
+		// spread over most batches (Dec 2026).
+		s.flush(0)
+		w := s.e.workers[0]
+		out, frags := rb.out, rb.frags
+		none := fragInfo{}
+		j, seg := 0, 0
+		for i := range out {
+			x := &none
+			if len(frags) > 0 && frags[0].at == i {
+				x = &frags[0].x
+				frags = frags[1:]
+			}
+			if !s.frag.resolve(&out[i], x) {
+				continue
+			}
+			if j != i {
+				out[j] = out[i]
+			}
+			j++
+			if s.frag.ready > 0 {
+				w.process(out[seg:j])
+				seg = j
+				for s.frag.popReady(&s.scratch[0]) {
+					w.process(s.scratch[:])
+				}
+			}
+		}
+		if j > seg {
+			w.process(out[seg:j])
+		}
+	default:
 		none := fragInfo{}
 		frags := rb.frags
 		for i := range rb.out {
@@ -275,8 +312,8 @@ func (s *source) finish(rb *rawBatch) {
 				continue
 			}
 			s.dispatch(p)
-			for s.frag.popReady(&s.scratch) {
-				s.dispatch(&s.scratch)
+			for s.frag.popReady(&s.scratch[0]) {
+				s.dispatch(&s.scratch[0])
 			}
 		}
 	}
