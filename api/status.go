@@ -60,6 +60,11 @@ type SourceJSON struct {
 	// (decode reasons, and fragment_without_first); reasons that never
 	// happened are left out.
 	DecodeErrors map[string]uint64 `json:"decode_errors"`
+	// Tunnels counts the packets that carried each kind of tunnel (GENEVE,
+	// VXLAN, ...); TunnelErrors the tunnelled packets that could not be
+	// decoded, by reason. Left out when there were none.
+	Tunnels      map[string]uint64 `json:"tunnels,omitempty"`
+	TunnelErrors map[string]uint64 `json:"tunnel_errors,omitempty"`
 	EOF          bool              `json:"eof"`
 	Offset       int64             `json:"offset,omitempty"` // file bytes consumed
 	Size         int64             `json:"size,omitempty"`   // file size, -1 unknown
@@ -105,6 +110,18 @@ func StatusOf(st engine.Status) StatusJSON {
 				j.DecodeErrors[reason] = n
 			}
 		})
+		s.TunnelCounts(func(kind string, n uint64) {
+			if j.Tunnels == nil {
+				j.Tunnels = map[string]uint64{}
+			}
+			j.Tunnels[kind] = n
+		})
+		s.TunnelErrorCounts(func(reason string, n uint64) {
+			if j.TunnelErrors == nil {
+				j.TunnelErrors = map[string]uint64{}
+			}
+			j.TunnelErrors[reason] = n
+		})
 		out.Done = out.Done && s.EOF
 		out.Sources = append(out.Sources, j)
 	}
@@ -130,31 +147,33 @@ type collector struct{ b Backend }
 // by "#" and the source id only where two sources share a name (or a
 // source has none).
 var (
-	srcLabels      = []string{"source"}
-	descSrcPackets = prometheus.NewDesc("flowd_source_packets_total", "Frames read from the source.", srcLabels, nil)
-	descSrcBytes   = prometheus.NewDesc("flowd_source_bytes_total", "Captured bytes read from the source.", srcLabels, nil)
-	descSrcDrops   = prometheus.NewDesc("flowd_source_drops_total", "Frames the kernel dropped before the source read them.", srcLabels, nil)
-	descSrcErrors  = prometheus.NewDesc("flowd_source_decode_errors_total", "Frames not counted toward any flow, by reason.", append(srcLabels, "reason"), nil)
-	descSrcEOF     = prometheus.NewDesc("flowd_source_eof", "1 once the source has reached its end.", srcLabels, nil)
-	descSrcFreeze  = prometheus.NewDesc("flowd_source_ring_full_total", "Times a live source's ring was found full by the kernel.", srcLabels, nil)
-	descSrcUp      = prometheus.NewDesc("flowd_source_up", "1 while a live source is capturing.", srcLabels, nil)
-	descPackets    = prometheus.NewDesc("flowd_packets_total", "Packets counted into the flow table.", nil, nil)
-	descActive     = prometheus.NewDesc("flowd_flows_active", "Flows in the table.", nil, nil)
-	descCreated    = prometheus.NewDesc("flowd_flows_created_total", "Flows created.", nil, nil)
-	descEnded      = prometheus.NewDesc("flowd_flows_ended_total", "Flows ended, by end reason.", []string{"reason"}, nil)
-	descEmergency  = prometheus.NewDesc("flowd_table_emergency_shards", "Shards in emergency mode (table full).", nil, nil)
-	descEmgEntered = prometheus.NewDesc("flowd_table_emergency_entered_total", "Times a shard filled up and entered emergency mode.", nil, nil)
-	descICMPNoFlow = prometheus.NewDesc("flowd_icmp_errors_without_flow_total", "ICMP errors quoting a packet of no known flow.", nil, nil)
-	descSinkDrop   = prometheus.NewDesc("flowd_sink_dropped_total", "Ended flows the sinks never saw because they fell behind.", nil, nil)
-	descClock      = prometheus.NewDesc("flowd_engine_clock_seconds", "The engine clock (packet time), Unix seconds.", nil, nil)
-	descOpBytes    = prometheus.NewDesc("flowd_op_results_bytes", "Memory held by the results of ended flow operations.", nil, nil)
-	descOpMax      = prometheus.NewDesc("flowd_op_results_max_bytes", "The bound on flowd_op_results_bytes (--op-results-max-bytes).", nil, nil)
-	descOpReleased = prometheus.NewDesc("flowd_op_results_released_total", "Ended flow operations forgotten early to keep their results under the bound.", nil, nil)
-	descOpsKept    = prometheus.NewDesc("flowd_ops_kept", "Flow operations kept (in progress or ended).", nil, nil)
+	srcLabels        = []string{"source"}
+	descSrcPackets   = prometheus.NewDesc("flowd_source_packets_total", "Frames read from the source.", srcLabels, nil)
+	descSrcBytes     = prometheus.NewDesc("flowd_source_bytes_total", "Captured bytes read from the source.", srcLabels, nil)
+	descSrcDrops     = prometheus.NewDesc("flowd_source_drops_total", "Frames the kernel dropped before the source read them.", srcLabels, nil)
+	descSrcErrors    = prometheus.NewDesc("flowd_source_decode_errors_total", "Frames not counted toward any flow, by reason.", append(srcLabels, "reason"), nil)
+	descSrcTunnels   = prometheus.NewDesc("flowd_source_tunnel_packets_total", "Packets that carried a tunnel, by kind (nested tunnels count at each level).", append(srcLabels, "kind"), nil)
+	descSrcTunnelErr = prometheus.NewDesc("flowd_source_tunnel_errors_total", "Tunnelled packets that could not be decoded (the tunnel's flow still counted them), by reason.", append(srcLabels, "reason"), nil)
+	descSrcEOF       = prometheus.NewDesc("flowd_source_eof", "1 once the source has reached its end.", srcLabels, nil)
+	descSrcFreeze    = prometheus.NewDesc("flowd_source_ring_full_total", "Times a live source's ring was found full by the kernel.", srcLabels, nil)
+	descSrcUp        = prometheus.NewDesc("flowd_source_up", "1 while a live source is capturing.", srcLabels, nil)
+	descPackets      = prometheus.NewDesc("flowd_packets_total", "Packets counted into the flow table.", nil, nil)
+	descActive       = prometheus.NewDesc("flowd_flows_active", "Flows in the table.", nil, nil)
+	descCreated      = prometheus.NewDesc("flowd_flows_created_total", "Flows created.", nil, nil)
+	descEnded        = prometheus.NewDesc("flowd_flows_ended_total", "Flows ended, by end reason.", []string{"reason"}, nil)
+	descEmergency    = prometheus.NewDesc("flowd_table_emergency_shards", "Shards in emergency mode (table full).", nil, nil)
+	descEmgEntered   = prometheus.NewDesc("flowd_table_emergency_entered_total", "Times a shard filled up and entered emergency mode.", nil, nil)
+	descICMPNoFlow   = prometheus.NewDesc("flowd_icmp_errors_without_flow_total", "ICMP errors quoting a packet of no known flow.", nil, nil)
+	descSinkDrop     = prometheus.NewDesc("flowd_sink_dropped_total", "Ended flows the sinks never saw because they fell behind.", nil, nil)
+	descClock        = prometheus.NewDesc("flowd_engine_clock_seconds", "The engine clock (packet time), Unix seconds.", nil, nil)
+	descOpBytes      = prometheus.NewDesc("flowd_op_results_bytes", "Memory held by the results of ended flow operations.", nil, nil)
+	descOpMax        = prometheus.NewDesc("flowd_op_results_max_bytes", "The bound on flowd_op_results_bytes (--op-results-max-bytes).", nil, nil)
+	descOpReleased   = prometheus.NewDesc("flowd_op_results_released_total", "Ended flow operations forgotten early to keep their results under the bound.", nil, nil)
+	descOpsKept      = prometheus.NewDesc("flowd_ops_kept", "Flow operations kept (in progress or ended).", nil, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSrcPackets, descSrcBytes, descSrcDrops, descSrcErrors, descSrcEOF, descSrcFreeze, descSrcUp,
+	for _, d := range []*prometheus.Desc{descSrcPackets, descSrcBytes, descSrcDrops, descSrcErrors, descSrcTunnels, descSrcTunnelErr, descSrcEOF, descSrcFreeze, descSrcUp,
 		descPackets, descActive, descCreated, descEnded, descEmergency, descEmgEntered, descICMPNoFlow, descSinkDrop, descClock,
 		descOpBytes, descOpMax, descOpReleased, descOpsKept} {
 		ch <- d
@@ -185,6 +204,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descSrcDrops, s.Drops, l...)
 		s.UnusableReasons(func(reason string, n uint64) {
 			counter(descSrcErrors, n, label, reason)
+		})
+		s.TunnelCounts(func(kind string, n uint64) {
+			counter(descSrcTunnels, n, label, kind)
+		})
+		s.TunnelErrorCounts(func(reason string, n uint64) {
+			counter(descSrcTunnelErr, n, label, reason)
 		})
 		eof := 0.0
 		if s.EOF {

@@ -49,6 +49,27 @@ func (s *SourceStatus) UnusableReasons(fn func(reason string, n uint64)) {
 	fn(ReasonFragmentWithoutFirst, s.FragmentsWithoutFirst)
 }
 
+// TunnelCounts calls fn for every kind of tunnel this source's packets
+// carried, with the number of packets (nested tunnels count at each
+// level).
+func (s *SourceStatus) TunnelCounts(fn func(kind string, n uint64)) {
+	for k, n := range s.Tunnels {
+		if n > 0 {
+			fn(decode.TunnelKind(k).String(), n)
+		}
+	}
+}
+
+// TunnelErrorCounts calls fn for every reason a tunnelled packet could not
+// be decoded, with its count; the tunnel's own flow still counted those.
+func (s *SourceStatus) TunnelErrorCounts(fn func(reason string, n uint64)) {
+	for r, n := range s.TunnelErrors {
+		if n > 0 {
+			fn(decode.Reason(r).String(), n)
+		}
+	}
+}
+
 // Unusable sums the frames this source could not count toward any flow.
 func (s *SourceStatus) Unusable() (total uint64) {
 	s.UnusableReasons(func(_ string, n uint64) { total += n })

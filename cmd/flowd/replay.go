@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -366,6 +368,9 @@ func printSummary(w io.Writer, st engine.Status, elapsed time.Duration) {
 	if len(parts) > 0 {
 		fmt.Fprintf(w, "unusable: %s\n", strings.Join(parts, ", "))
 	}
+	if line := tunnelSummary(st); line != "" {
+		fmt.Fprintf(w, "tunnels: %s\n", line)
+	}
 	if st.Table.EmergencyEntered > 0 {
 		fmt.Fprintf(w, "table full: emergency mode entered %d times, %d flows evicted\n",
 			st.Table.EmergencyEntered, st.Table.Ended[engine.ReasonEvicted])
@@ -385,4 +390,28 @@ func humanBytes(n uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// tunnelSummary says which tunnels the packets carried and why some of the
+// packets inside could not be decoded; "" when there were no tunnels.
+func tunnelSummary(st engine.Status) string {
+	kinds, errs := map[string]uint64{}, map[string]uint64{}
+	for i := range st.Sources {
+		s := &st.Sources[i]
+		s.TunnelCounts(func(kind string, n uint64) { kinds[kind] += n })
+		s.TunnelErrorCounts(func(reason string, n uint64) { errs[reason] += n })
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(kinds)) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, kinds[k]))
+	}
+	line := strings.Join(parts, ", ")
+	if len(errs) > 0 {
+		parts = parts[:0]
+		for _, r := range slices.Sorted(maps.Keys(errs)) {
+			parts = append(parts, fmt.Sprintf("%s %d", r, errs[r]))
+		}
+		line += "; not decodable inside: " + strings.Join(parts, ", ")
+	}
+	return line
 }

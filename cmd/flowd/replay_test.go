@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/flowd/flowd/bench/gen"
+	"github.com/flowd/flowd/decode"
+	"github.com/flowd/flowd/engine"
 )
 
 var (
@@ -180,5 +182,22 @@ func TestReplaySecondSignal(t *testing.T) {
 	}
 	if !regexp.MustCompile(`second signal \(interrupt\): exiting at once; \d+ of \d+ flows were not written`).MatchString(stderr.String()) {
 		t.Errorf("stderr does not say what was dropped:\n%s", stderr)
+	}
+}
+
+// TestTunnelSummary: the summary names the tunnels seen and why packets
+// inside some could not be decoded.
+func TestTunnelSummary(t *testing.T) {
+	var st engine.Status
+	st.Sources = make([]engine.SourceStatus, 2)
+	st.Sources[0].Tunnels[decode.TunnelVXLAN] = 6
+	st.Sources[1].Tunnels[decode.TunnelVXLAN] = 1
+	st.Sources[1].Tunnels[decode.TunnelGeneve] = 2
+	st.Sources[1].TunnelErrors[decode.ReasonTruncated] = 1
+	if got, want := tunnelSummary(st), "geneve 2, vxlan 7; not decodable inside: truncated 1"; got != want {
+		t.Errorf("%q, want %q", got, want)
+	}
+	if got := tunnelSummary(engine.Status{Sources: make([]engine.SourceStatus, 1)}); got != "" {
+		t.Errorf("no tunnels: %q", got)
 	}
 }
