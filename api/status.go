@@ -22,7 +22,7 @@ type StatusJSON struct {
 	Flows         FlowsJSON    `json:"flows"`
 	Sources       []SourceJSON `json:"sources"`
 	SinkDropped   uint64       `json:"sink_dropped"`
-	Done          bool         `json:"done"` // every source has reached its end
+	Done          bool         `json:"done"` // every source has ended and its packets are all counted
 	Firewall      string       `json:"firewall_arn"`
 }
 
@@ -79,7 +79,7 @@ func StatusOf(st engine.Status) StatusJSON {
 		Packets:       st.Packets,
 		SinkDropped:   st.SinkDropped,
 		Sources:       []SourceJSON{},
-		Done:          true,
+		Done:          st.Done,
 		Flows: FlowsJSON{
 			Active:          st.Table.Active,
 			Created:         st.Table.Created,
@@ -122,7 +122,6 @@ func StatusOf(st engine.Status) StatusJSON {
 			}
 			j.TunnelErrors[reason] = n
 		})
-		out.Done = out.Done && s.EOF
 		out.Sources = append(out.Sources, j)
 	}
 	return out

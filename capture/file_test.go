@@ -440,3 +440,37 @@ func TestLinkTypeString(t *testing.T) {
 		}
 	}
 }
+
+// TestPcapNGInterfaceCap: a section that describes more interfaces than
+// MaxInterfaces is damage, reported with its offset, not memory without
+// bound.
+func TestPcapNGInterfaceCap(t *testing.T) {
+	var b bytes.Buffer
+	// section header block: type, length 28, byte-order magic, version
+	// 1.0, section length -1, length again
+	b.Write(hx("0a0d0d0a 1c000000 4d3c2b1a 0100 0000 ffffffffffffffff 1c000000"))
+	// interface description block: type 1, length 20, link type 1,
+	// reserved, snap length 0, length again
+	idb := hx("01000000 14000000 0100 0000 00000000 14000000")
+	for range MaxInterfaces + 1 {
+		b.Write(idb)
+	}
+	r, err := NewReader(bytes.NewReader(gz(b.Bytes())), "idbs.pcapng.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames := make([]Frame, 16)
+	for {
+		_, err = r.ReadBatch(frames)
+		if err != nil {
+			break
+		}
+	}
+	var fe *FormatError
+	if !errors.As(err, &fe) || !strings.Contains(fe.Reason, "interface description blocks") {
+		t.Fatalf("err = %v, want a FormatError about too many interfaces", err)
+	}
+	if want := int64(28 + 20*MaxInterfaces); fe.Offset != want {
+		t.Errorf("offset %d, want %d (the first block past the cap)", fe.Offset, want)
+	}
+}

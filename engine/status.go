@@ -91,6 +91,9 @@ type Status struct {
 	SinkDelivered uint64
 	Clock         int64 // engine clock, Unix ns
 	Workers       int
+	// Done: every source has ended and every packet read is counted in the
+	// table (SourcesDone is closed), so the counts no longer move.
+	Done bool
 }
 
 // Status returns the engine's counters. Safe to call at any time from any
@@ -98,6 +101,13 @@ type Status struct {
 func (e *Engine) Status() Status {
 	st := Status{Clock: e.clock.now(), Workers: len(e.workers), SinkDropped: e.sinks.dropped.Load(),
 		SinkDelivered: e.sinks.delivered.Load()}
+	// Done is read before the counts: once it is true, the counts below
+	// are final.
+	select {
+	case <-e.srcDone:
+		st.Done = e.started.Load()
+	default:
+	}
 	for _, s := range e.sources {
 		st.Sources = append(st.Sources, s.status())
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -286,6 +287,14 @@ func serve(o serveOpts) error {
 	if err := e.Start(context.Background()); err != nil {
 		return err
 	}
+	// A damaged source is said once, when the sources are done or at the
+	// stop; serving goes on, and a signal still ends flowd with status 0.
+	var sayOnce sync.Once
+	saySourceErr := func() {
+		if err := e.Err(); err != nil {
+			sayOnce.Do(func() { fmt.Fprintf(os.Stderr, "flowd serve: %v\n", err) })
+		}
+	}
 	go func() {
 		select {
 		case <-e.SourcesDone():
@@ -294,9 +303,7 @@ func serve(o serveOpts) error {
 		}
 		st := e.Status()
 		fmt.Fprintf(os.Stderr, "flowd serve: sources done: %d packets, %d flows active\n", st.Packets, st.Table.Active)
-		if err := e.Err(); err != nil {
-			fmt.Fprintf(os.Stderr, "flowd serve: %v\n", err)
-		}
+		saySourceErr()
 	}()
 
 	var serveErr error
@@ -314,6 +321,11 @@ func serve(o serveOpts) error {
 	printExports(os.Stderr, exports)
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
+	}
+	if srcErr := e.Err(); srcErr != nil && stopErr == srcErr {
+		// Said above; not a reason to fail the stop a signal asked for.
+		saySourceErr()
+		return nil
 	}
 	return stopErr
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -263,5 +264,34 @@ func TestParsePcapArg(t *testing.T) {
 		if got := parsePcapArg(c.arg); got.Name != c.name || got.Path != c.path {
 			t.Errorf("parsePcapArg(%q) = %+v, want name %q path %q", c.arg, got, c.name, c.path)
 		}
+	}
+}
+
+// TestServeDamagedSource: a damaged capture is reported once, serving goes
+// on, and SIGTERM still ends flowd with status 0.
+func TestServeDamagedSource(t *testing.T) {
+	bin := buildFlowd(t)
+	dir := t.TempDir()
+	var b bytes.Buffer
+	if _, err := gen.WritePcap(&b, gen.Config{Seed: 3, Flows: 50}); err != nil {
+		t.Fatal(err)
+	}
+	pcap := filepath.Join(dir, "cut.pcap")
+	os.WriteFile(pcap, b.Bytes()[:b.Len()-7], 0o644) // the last record cut short
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--pcap", pcap)
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitFor(t, &stderr, "sources done")
+	time.Sleep(100 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, stderr.String())
+	}
+	if n := strings.Count(stderr.String(), "cut.pcap: offset"); n != 1 {
+		t.Errorf("the damage is reported %d times, want once:\n%s", n, stderr.String())
 	}
 }
