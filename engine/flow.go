@@ -50,6 +50,12 @@ type Flow struct {
 	Reversed bool
 	// Emergency: the flow ended while its shard was in emergency mode.
 	Emergency bool
+	// Partial: not an ended flow but a report of one still in the table,
+	// made every active timeout of its age (flowtable.Config.ActiveTimeout)
+	// for flow exporters; its counters are its totals so far and Reason is
+	// ReasonActive. The flow is handed over again when it ends. Writers of
+	// ended flows skip these.
+	Partial bool
 }
 
 // Directions, the index of Flow's per-direction counters.
@@ -98,6 +104,9 @@ func flowOf(t *flowtable.Flow, out *Flow) {
 		ICMPType: t.ICMPType, ICMPCode: t.ICMPCode,
 		Reversed:  t.Reversed(),
 		Emergency: t.Emergency(),
+	}
+	if t.Reason == reasonReport {
+		out.Reason, out.Partial = ReasonActive, true
 	}
 }
 

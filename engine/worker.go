@@ -84,6 +84,20 @@ func (w *worker) FlowEnded(f *flowtable.Flow) {
 	}
 }
 
+// FlowActive implements flowtable.ActiveSink: a report of a long flow still
+// in the table goes to the sinks as a copy marked partial.
+func (w *worker) FlowActive(f *flowtable.Flow) {
+	w.ended = append(w.ended, *f)
+	w.ended[len(w.ended)-1].Reason = reasonReport
+	if len(w.ended) == cap(w.ended) {
+		w.flushEnded()
+	}
+}
+
+// reasonReport marks, in the batches bound for the sinks, a flow reported
+// while it lasts rather than ended (see Flow.Partial).
+const reasonReport = flowtable.EndReason(255)
+
 func (w *worker) flushEnded() {
 	if len(w.ended) > 0 {
 		w.ended = w.e.sinks.send(w.ended, w.e.cfg.DropWhenSinksBehind)

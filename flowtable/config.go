@@ -103,6 +103,11 @@ type Config struct {
 	// shard leaves emergency mode (default 30, as Suricata's
 	// emergency-recovery).
 	EmergencyRecovery int
+	// ActiveTimeout, when set, reports a flow still in the table to the
+	// shard's sink (if it is an ActiveSink) every ActiveTimeout of its age,
+	// from the expiry sweep: how flow exporters report long flows while
+	// they last. Zero: never.
+	ActiveTimeout time.Duration
 }
 
 // DefaultMaxFlows is the default bound on flows in a table.

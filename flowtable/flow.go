@@ -94,7 +94,9 @@ type Flow struct {
 	Source uint16
 	// Reason is why the flow ended; ReasonActive while it is in the table.
 	Reason EndReason
-	_      [3]byte
+	// reports counts the active-timeout reports made of the flow (capped).
+	reports uint8
+	_       [2]byte
 }
 
 // FlowSize is the size of a slab entry in bytes.

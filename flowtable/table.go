@@ -146,8 +146,11 @@ type Shard struct {
 
 	timeouts, emergency [numClasses][numStates]int64
 
-	sink  EndSink
-	stats Stats
+	sink   EndSink
+	active ActiveSink // the sink, when it takes active-timeout reports
+	// activeNs is Config.ActiveTimeout in ns (0: no reports).
+	activeNs int64
+	stats    Stats
 }
 
 // Table is a set of shards sharing one configuration.
@@ -206,11 +209,23 @@ func (s *Shard) init(max int, cfg Config, sink EndSink) {
 	s.mask = n - 1
 	s.timeouts = cfg.Timeouts.table()
 	s.emergency = cfg.EmergencyTimeouts.table()
-	s.sink = sink
+	s.activeNs = int64(cfg.ActiveTimeout)
+	s.SetSink(sink)
 }
 
 // SetSink replaces the shard's EndSink (before the shard is used).
-func (s *Shard) SetSink(sink EndSink) { s.sink = sink }
+func (s *Shard) SetSink(sink EndSink) {
+	s.sink = sink
+	s.active, _ = sink.(ActiveSink)
+}
+
+// ActiveSink is an EndSink that also takes reports of flows still in the
+// table, every Config.ActiveTimeout of their age. The Flow is the table's
+// own, valid during the call only; a report does not change the flow.
+type ActiveSink interface {
+	EndSink
+	FlowActive(f *Flow)
+}
 
 // Stats returns a copy of the shard's counters (owner goroutine only).
 func (s *Shard) Stats() Stats {
@@ -574,7 +589,14 @@ func (s *Shard) Expire(now int64, budget int) int {
 		}
 		f := &s.flows[s.cursor]
 		s.cursor++
-		if f.State == StateFree || now-f.Last < s.timeout(f) {
+		if f.State == StateFree {
+			continue
+		}
+		if s.activeNs > 0 && f.reports < 255 && now-f.First >= int64(f.reports+1)*s.activeNs && s.active != nil {
+			f.reports++
+			s.active.FlowActive(f)
+		}
+		if now-f.Last < s.timeout(f) {
 			continue
 		}
 		reason := ReasonTimeout

@@ -31,6 +31,7 @@ type exportFlags struct {
 	biflow          bool
 	domain          uint
 	rate            int
+	active          time.Duration
 }
 
 func (x *exportFlags) register(fs *cmdFlags) {
@@ -40,6 +41,19 @@ func (x *exportFlags) register(fs *cmdFlags) {
 	fs.BoolVar(&x.biflow, "ipfix-biflow", false, "IPFIX: one RFC 5103 biflow record per flow instead of one record per direction")
 	fs.UintVar(&x.domain, "observation-domain", 0, "IPFIX observation domain id (NetFlow v9 source id) of the export")
 	fs.IntVar(&x.rate, "export-rate", 2000, "UDP export pacing in datagrams per second (bursts of 32; -1: unpaced)")
+	fs.DurationVar(&x.active, "active-timeout", 30*time.Minute, "report a flow still going on to the collectors every this much of its age, as softflowd and nfpcapd do (0: only when it ends)")
+}
+
+// activeTimeout is the engine's active timeout: none unless something is
+// exported.
+func (x *exportFlags) activeTimeout() (time.Duration, error) {
+	if x.active < 0 {
+		return 0, usagef("--active-timeout %v: want 0 or more", x.active)
+	}
+	if len(x.ipfix)+len(x.netflow9) == 0 {
+		return 0, nil
+	}
+	return x.active, nil
 }
 
 // open starts an exporter per collector and adds it to e as a sink. clock

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,4 +64,61 @@ func TestReplayExportToNfcapd(t *testing.T) {
 			t.Fatalf("%s: nfdump read %d records, the truth has %d directions", name, len(got), len(want))
 		}
 	}
+}
+
+// TestReplayActiveTimeout: with an active timeout, long flows are reported
+// to nfcapd while they last, and each direction's records sum to the
+// generator's truth.
+func TestReplayActiveTimeout(t *testing.T) {
+	nfcapdtest.NeedTools(t, "nfdump", "nfcapd", "nfdump")
+	dir := t.TempDir()
+	pcap := filepath.Join(dir, "long.pcap")
+	var buf bytes.Buffer
+	tr, err := gen.WritePcap(&buf, gen.Config{Seed: 13, Flows: 60, MeanPackets: 200, Skew: 2, TCP: 7, UDP: 3,
+		SCTP: gen.Off, ICMP: gen.Off, ICMPErrors: gen.Off, Duration: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(pcap, buf.Bytes(), 0o644)
+	want := map[string][2]uint64{}
+	for _, f := range tr.Flows {
+		add := func(k string, p, b uint64) {
+			v := want[k]
+			want[k] = [2]uint64{v[0] + p, v[1] + b}
+		}
+		if f.PktsToServer > 0 {
+			add(fmt.Sprintf("%d,%s,%d,%s,%d", f.Proto, f.Src, f.SrcPort, f.Dst, f.DstPort), f.PktsToServer, f.IPBytesToServer)
+		}
+		if f.PktsToClient > 0 {
+			add(fmt.Sprintf("%d,%s,%d,%s,%d", f.Proto, f.Dst, f.DstPort, f.Src, f.SrcPort), f.PktsToClient, f.IPBytesToClient)
+		}
+	}
+	addr, nfdir, stop := nfcapdtest.Start(t)
+	if err := runReplay([]string{"--format", "none", "--quiet", "--ipfix", addr, "--active-timeout", "2s", pcap}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	stop()
+	rows := nfcapdtest.Rows(t, nfdir, "%pr,%sa,%sp,%da,%dp,%pkt,%byt")
+	got := map[string][2]uint64{}
+	for _, r := range rows {
+		c := strings.Split(r, ",")
+		k := strings.Join(c[:5], ",")
+		p, _ := strconv.ParseUint(c[5], 10, 64)
+		b, _ := strconv.ParseUint(c[6], 10, 64)
+		v := got[k]
+		got[k] = [2]uint64{v[0] + p, v[1] + b}
+	}
+	if len(rows) <= len(want) {
+		t.Errorf("%d records for %d flow directions: no flow was reported while it lasted", len(rows), len(want))
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d directions exported, the truth has %d", len(got), len(want))
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: records sum to %v packets/bytes, truth %v", k, got[k], w)
+		}
+	}
+	t.Logf("%d records for %d flow directions", len(rows), len(want))
 }

@@ -132,6 +132,9 @@ func runReplay(args []string) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Table.ActiveTimeout, err = o.xf.activeTimeout(); err != nil {
+		return err
+	}
 	e, err := engine.New(cfg)
 	if err != nil {
 		return err

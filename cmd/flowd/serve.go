@@ -196,6 +196,9 @@ func serve(o serveOpts) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Table.ActiveTimeout, err = o.xf.activeTimeout(); err != nil {
+		return err
+	}
 	if len(o.lf.ifaces) > 0 {
 		if len(o.pcaps) > 0 {
 			return fmt.Errorf("%w: --pcap and --iface together: a file's packet times and an interface's wall clock make no one engine clock; run one flowd serve for each", errLiveUsage)

@@ -79,6 +79,9 @@ func runWatch(args []string) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Table.ActiveTimeout, err = o.xf.activeTimeout(); err != nil {
+		return err
+	}
 	cfg.Clock = engine.ClockWall
 	cfg.DropWhenSinksBehind = true
 	e, err := engine.New(cfg)

@@ -11,10 +11,26 @@ import (
 // engine.Sink). The exporter runs on its own goroutine behind a bounded
 // queue: a collector that is down or slow costs counted drops (Stats),
 // never a wait.
+//
+// Long flows are reported while they last when the engine has an active
+// timeout (engine.Flow.Partial): each report carries what was counted since
+// the flow's previous report, with flowEndReason active timeout, and the
+// final record the rest, so the records of a flow sum to its counters.
 type ExportSink struct {
-	x   *ipfix.Exporter
-	rec ipfix.Record
+	x        *ipfix.Exporter
+	rec      ipfix.Record
+	reported map[reportKey]counts // what was reported of flows still in the table
 }
+
+// reportKey names a flow across its reports: its id, and its first packet
+// and source to keep apart flows whose ids collide.
+type reportKey struct {
+	id     uint64
+	first  int64
+	source uint16
+}
+
+type counts struct{ pkts, octets [2]uint64 }
 
 // NewExportSink starts an exporter for cfg.
 func NewExportSink(cfg ipfix.Config) (*ExportSink, error) {
@@ -22,7 +38,7 @@ func NewExportSink(cfg ipfix.Config) (*ExportSink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ExportSink{x: x}, nil
+	return &ExportSink{x: x, reported: make(map[reportKey]counts)}, nil
 }
 
 // exportReasons maps end reasons onto flowEndReason: idle timeout for
@@ -55,6 +71,22 @@ func (s *ExportSink) FlowsEnded(flows []engine.Flow) error {
 		}
 		if f.Reason < engine.NumEndReasons {
 			r.EndReason = exportReasons[f.Reason]
+		}
+		k := reportKey{id: f.ID, first: f.First, source: f.Source}
+		if before, ok := s.reported[k]; ok {
+			for d := range 2 {
+				r.Packets[d] -= min(before.pkts[d], r.Packets[d])
+				r.Octets[d] -= min(before.octets[d], r.Octets[d])
+			}
+		}
+		if f.Partial {
+			if r.Packets == [2]uint64{} {
+				continue // nothing new since the last report
+			}
+			r.EndReason = ipfix.EndActiveTimeout
+			s.reported[k] = counts{pkts: f.Pkts, octets: f.IPBytes}
+		} else {
+			delete(s.reported, k)
 		}
 		s.x.Add(r) // a drop is counted in Stats
 	}

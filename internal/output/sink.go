@@ -63,6 +63,7 @@ type Sink struct {
 	out     io.WriteCloser // nil for standard output
 	w       *Writer
 	sorter  *sorter
+	ended   []engine.Flow // the ended flows of a batch that also held reports
 	taken   atomic.Uint64 // flows handed to the sink
 	written atomic.Uint64 // flows written out (to the destination's buffer)
 }
@@ -108,8 +109,21 @@ func (s *Sink) Taken() uint64 { return s.taken.Load() }
 // unless writing failed.
 func (s *Sink) Written() uint64 { return s.written.Load() }
 
-// FlowsEnded implements engine.Sink.
+// FlowsEnded implements engine.Sink. Reports of flows still in the table
+// (engine.Flow.Partial, for exporters) are not written.
 func (s *Sink) FlowsEnded(flows []engine.Flow) error {
+	for i := range flows {
+		if flows[i].Partial {
+			s.ended = s.ended[:0]
+			for j := range flows {
+				if !flows[j].Partial {
+					s.ended = append(s.ended, flows[j])
+				}
+			}
+			flows = s.ended
+			break
+		}
+	}
 	s.taken.Add(uint64(len(flows)))
 	if s.sorter != nil {
 		if err := s.sorter.take(flows); err != nil {
