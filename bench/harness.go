@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"runtime"
 	"time"
@@ -37,6 +38,7 @@ import (
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/filter"
 	"github.com/flowd/flowd/flowtable"
+	"github.com/flowd/flowd/internal/ipfix"
 	"github.com/flowd/flowd/internal/output"
 )
 
@@ -173,6 +175,13 @@ type Output struct {
 	CSVCPU float64 `json:"csv_x_none_cpu"`
 	EVE    float64 `json:"eve_x_none"`
 	EVECPU float64 `json:"eve_x_none_cpu"`
+	// IPFIX export, unpaced, to loopback: the replay's cost over none, the
+	// data records sent (one per direction with packets) and their rate
+	// over the whole replay.
+	IPFIX              float64 `json:"ipfix_x_none"`
+	IPFIXCPU           float64 `json:"ipfix_x_none_cpu"`
+	IPFIXRecords       uint64  `json:"ipfix_records"`
+	IPFIXRecordsPerSec float64 `json:"ipfix_records_per_s"`
 }
 
 // Phase is one measured phase: medians over the runs.
@@ -255,6 +264,10 @@ const (
 	PhaseReplayNone = "replay-none"
 	PhaseReplayCSV  = "replay-csv"
 	PhaseReplayEVE  = "replay-eve"
+	// PhaseReplayIPFIX exports every flow as IPFIX (unpaced) to a UDP
+	// socket on loopback that reads and discards, and ends when the
+	// exporter has sent everything: the cost of export, and its rate.
+	PhaseReplayIPFIX = "replay-ipfix"
 )
 
 // Phase returns the phase with this name and worker count, or nil.
@@ -414,6 +427,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if p := rep.Phase(PhaseReplayEVE, cfg.Workers[0]); p != nil {
 			o.EVE, o.EVECPU = p.WallNs/none.WallNs, p.CPUNs/none.CPUNs
 		}
+		if p := rep.Phase(PhaseReplayIPFIX, cfg.Workers[0]); p != nil {
+			o.IPFIX, o.IPFIXCPU = p.WallNs/none.WallNs, p.CPUNs/none.CPUNs
+			o.IPFIXRecords = h.exported
+			if p.WallNs > 0 {
+				o.IPFIXRecordsPerSec = float64(h.exported) / (p.WallNs / 1e9)
+			}
+		}
 		rep.Output = o
 	}
 	h.finishScans(rep)
@@ -451,12 +471,14 @@ func summarize(name string, workers int, packets uint64, ss []Sample) Phase {
 
 // harness holds what the phases share.
 type harness struct {
-	cfg    *Config
-	br     *bytes.Reader
-	file   *capture.File
-	frames []capture.Frame
-	dec    decode.Packet
-	sink   uint64 // keeps the walks' loads alive
+	cfg  *Config
+	br   *bytes.Reader
+	file *capture.File
+	// exported is the IPFIX data records the last replay-ipfix run sent.
+	exported uint64
+	frames   []capture.Frame
+	dec      decode.Packet
+	sink     uint64 // keeps the walks' loads alive
 
 	set      *filter.Set
 	scans    []float64 // scan wall ns per run
@@ -560,7 +582,11 @@ func (h *harness) countFlows(ctx context.Context) (int, error) {
 var replayPhases = []struct {
 	name   string
 	format output.Format
-}{{PhaseReplayNone, output.FormatNone}, {PhaseReplayCSV, output.FormatCSV}, {PhaseReplayEVE, output.FormatEVE}}
+}{{PhaseReplayNone, output.FormatNone}, {PhaseReplayCSV, output.FormatCSV}, {PhaseReplayEVE, output.FormatEVE},
+	{PhaseReplayIPFIX, formatIPFIX}}
+
+// formatIPFIX stands for IPFIX export among the replay phases' formats.
+const formatIPFIX output.Format = "ipfix"
 
 // replay runs the capture through a fresh engine with w workers as `flowd
 // replay --format format -o FILE` does, from Start until the engine has
@@ -572,7 +598,33 @@ func (h *harness) replay(ctx context.Context, w int, format output.Format) (Samp
 		return Sample{}, err
 	}
 	var path string
-	if format != output.FormatNone {
+	var export *output.ExportSink
+	switch format {
+	case output.FormatNone:
+	case formatIPFIX:
+		ln, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			e.Stop(engine.ReasonActive)
+			return Sample{}, fmt.Errorf("bench: %w", err)
+		}
+		defer ln.Close()
+		ln.SetReadBuffer(8 << 20)
+		go func() {
+			buf := make([]byte, 65536)
+			for {
+				if _, err := ln.Read(buf); err != nil {
+					return
+				}
+			}
+		}()
+		export, err = output.NewExportSink(ipfix.Config{Collector: ln.LocalAddr().String(),
+			MessagesPerSecond: -1, QueueSize: 1 << 20})
+		if err != nil {
+			e.Stop(engine.ReasonActive)
+			return Sample{}, fmt.Errorf("bench: %w", err)
+		}
+		e.AddSink(export)
+	default:
 		f, err := os.CreateTemp("", "flowd-bench-*."+string(format))
 		if err != nil {
 			e.Stop(engine.ReasonActive)
@@ -602,7 +654,11 @@ func (h *harness) replay(ctx context.Context, w int, format output.Format) (Samp
 	if err := e.Stop(engine.ReasonActive); err != nil {
 		return Sample{}, fmt.Errorf("bench: %s output: %w", format, err)
 	}
-	return m.stop(), nil
+	smp := m.stop()
+	if export != nil {
+		h.exported = export.Stats().DataRecords
+	}
+	return smp, nil
 }
 
 type engineResult struct {

@@ -39,6 +39,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	if o := r.Output; o != nil {
 		fmt.Fprintf(ew, "output: a replay writing csv takes %.2f× (cpu %.2f×) one writing nothing, eve %.2f× (cpu %.2f×); target 1.3×\n",
 			o.CSV, o.CSVCPU, o.EVE, o.EVECPU)
+		if o.IPFIXRecords > 0 {
+			fmt.Fprintf(ew, "export: IPFIX to loopback, unpaced: %.2f× (cpu %.2f×) the replay, %d records, %s records/s\n",
+				o.IPFIX, o.IPFIXCPU, o.IPFIXRecords, SI(o.IPFIXRecordsPerSec, ""))
+		}
 	}
 	if m := r.Memory; m != nil {
 		fmt.Fprintf(ew, "memory: %d flows in a table of %d: %s heap, %.1f B/flow (slab entry %d B); map twin %.1f B/flow\n",
