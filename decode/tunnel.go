@@ -257,12 +257,7 @@ func (p *Packet) teredo(u []byte, plen, at int) bool {
 // offset at in the frame). It reports false, with TunnelReason set, when
 // the header is unusable.
 func (p *Packet) geneve(u []byte, plen, at int) bool {
-	if plen < geneveLen {
-		p.tunnelFail(TunnelGeneve, ReasonBadGeneve)
-		return false
-	}
-	if len(u) < geneveLen {
-		p.tunnelFail(TunnelGeneve, ReasonTruncated)
+	if !p.fits(TunnelGeneve, ReasonBadGeneve, geneveLen, plen, len(u)) {
 		return false
 	}
 	h := u[:geneveLen:geneveLen]
@@ -333,12 +328,7 @@ func be64(d []byte) uint64 {
 // vxlan decodes the VXLAN header at u (plen bytes in the datagram, at
 // offset at in the frame).
 func (p *Packet) vxlan(u []byte, plen, at int) {
-	if plen < vxlanLen {
-		p.tunnelFail(TunnelVXLAN, ReasonBadVXLAN)
-		return
-	}
-	if len(u) < vxlanLen {
-		p.tunnelFail(TunnelVXLAN, ReasonTruncated)
+	if !p.fits(TunnelVXLAN, ReasonBadVXLAN, vxlanLen, plen, len(u)) {
 		return
 	}
 	h := u[:vxlanLen:vxlanLen]
@@ -361,12 +351,7 @@ func (p *Packet) greTunnel(t []byte, dlen int) {
 		p.tunnelFail(TunnelGRE, ReasonTunnelFragment)
 		return
 	}
-	if dlen < greLen {
-		p.tunnelFail(TunnelGRE, ReasonBadGRE)
-		return
-	}
-	if len(t) < greLen {
-		p.tunnelFail(TunnelGRE, ReasonTruncated)
+	if !p.fits(TunnelGRE, ReasonBadGRE, greLen, dlen, len(t)) {
 		return
 	}
 	h := t[:greLen:greLen]
@@ -432,12 +417,7 @@ func (p *Packet) greTunnel(t []byte, dlen int) {
 		p.tunnelFail(TunnelGRE, ReasonBadGRE)
 		return
 	}
-	if hl > dlen {
-		p.tunnelFail(TunnelGRE, ReasonBadGRE)
-		return
-	}
-	if hl > len(t) {
-		p.tunnelFail(TunnelGRE, ReasonTruncated)
+	if !p.fits(TunnelGRE, ReasonBadGRE, hl, dlen, len(t)) {
 		return
 	}
 	if hl == dlen {
@@ -474,15 +454,26 @@ func (p *Packet) greTunnel(t []byte, dlen int) {
 	}
 }
 
+// fits checks that a tunnel header of need bytes lies within the datagram
+// (n bytes from the header on) and within the captured bytes (c); if not,
+// it records why, bad (the datagram is too short for it) or truncated (the
+// capture is), and reports false.
+func (p *Packet) fits(k TunnelKind, bad Reason, need, n, c int) bool {
+	switch {
+	case need > n:
+		p.tunnelFail(k, bad)
+		return false
+	case need > c:
+		p.tunnelFail(k, ReasonTruncated)
+		return false
+	}
+	return true
+}
+
 // erspan2 decodes an ERSPAN type II header at u (n bytes in the datagram,
 // at offset at in the frame).
 func (p *Packet) erspan2(u []byte, n, at int) {
-	if n < erspan2Len {
-		p.tunnelFail(TunnelERSPAN2, ReasonBadERSPAN)
-		return
-	}
-	if len(u) < erspan2Len {
-		p.tunnelFail(TunnelERSPAN2, ReasonTruncated)
+	if !p.fits(TunnelERSPAN2, ReasonBadERSPAN, erspan2Len, n, len(u)) {
 		return
 	}
 	h := u[:erspan2Len:erspan2Len]
@@ -503,12 +494,7 @@ func (p *Packet) erspan3(u []byte, n, at int) {
 	if len(u) >= erspan3Len && u[11]&0x01 != 0 {
 		hl += erspan3SubLen
 	}
-	if n < hl {
-		p.tunnelFail(TunnelERSPAN3, ReasonBadERSPAN)
-		return
-	}
-	if len(u) < hl {
-		p.tunnelFail(TunnelERSPAN3, ReasonTruncated)
+	if !p.fits(TunnelERSPAN3, ReasonBadERSPAN, hl, n, len(u)) {
 		return
 	}
 	h := u[:erspan3Len:erspan3Len]
