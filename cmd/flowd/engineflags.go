@@ -116,3 +116,11 @@ func openFile(e *engine.Engine, spec pcapSpec, info engine.SourceInfo) (engine.S
 	}
 	return info, nil
 }
+
+// longestTimeout is the longest idle timeout set: a gap in packet time
+// longer than it ends every flow.
+func (ef *engineFlags) longestTimeout() time.Duration {
+	t := ef.to
+	return max(t.TCPNew, t.TCPEstablished, t.TCPClosed, t.UDPNew, t.UDPEstablished,
+		t.ICMPNew, t.ICMPEstablished, t.OtherNew, t.OtherEstablished)
+}

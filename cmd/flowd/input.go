@@ -410,6 +410,7 @@ func (r *followReader) Close() error { return r.f.Close() }
 type watchedSource struct {
 	capture.Source
 	first atomic.Int64
+	end   atomic.Int64  // the time of the last frame read
 	last  atomic.Uint32 // the last link type seen + 1; 0 before any
 
 	mu    sync.Mutex
@@ -422,6 +423,7 @@ func (w *watchedSource) ReadBatch(dst []capture.Frame) (int, error) {
 		if w.first.Load() == 0 {
 			w.first.Store(dst[0].Timestamp)
 		}
+		w.end.Store(dst[n-1].Timestamp)
 		if lt := uint32(dst[0].LinkType) + 1; w.last.Load() != lt {
 			w.last.Store(lt)
 			w.mu.Lock()

@@ -281,6 +281,7 @@ func runReplay(args []string) error {
 		printExports(os.Stderr, exports)
 	}
 	unusableErr := checkUsable(os.Stderr, st, watched)
+	warnClockGaps(os.Stderr, st, watched, o.ef.longestTimeout())
 	if interrupted != nil && !o.follow {
 		return errors.Join(stopErr, fmt.Errorf("interrupted (%v): stopped reading early; every flow read was written, those in the table with reason shutdown", interrupted))
 	}
@@ -318,6 +319,31 @@ func checkUsable(w io.Writer, st engine.Status, watched []*watchedSource) error 
 		return fmt.Errorf("nothing usable: none of the %d frames read could be counted into a flow", frames)
 	}
 	return nil
+}
+
+// warnClockGaps says when the sources' times lie so far apart that the
+// packets of the later ones moved the engine clock past the earlier ones'
+// flows, which then timed out early (the engine clock is the newest packet
+// time read, whichever source it came from).
+func warnClockGaps(w io.Writer, st engine.Status, watched []*watchedSource, timeout time.Duration) {
+	type span struct {
+		name       string
+		first, end int64
+	}
+	var spans []span
+	for i, ws := range watched {
+		if i < len(st.Sources) && ws.first.Load() != 0 {
+			spans = append(spans, span{st.Sources[i].Info.Name, ws.first.Load(), ws.end.Load()})
+		}
+	}
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.first, b.first) })
+	for i := 1; i < len(spans); i++ {
+		a, b := spans[i-1], spans[i]
+		if gap := time.Duration(b.first - a.end); gap > timeout {
+			fmt.Fprintf(w, "flowd replay: warning: %s starts %v after %s ends (%s, %s): read together, %s's packets moved the engine clock past %s's flows, which timed out early; replay them one at a time to keep each table as it was\n",
+				b.name, gap.Round(time.Second), a.name, time.Unix(0, a.end).UTC().Format(time.RFC3339), time.Unix(0, b.first).UTC().Format(time.RFC3339), b.name, a.name)
+		}
+	}
 }
 
 // exitOnSecondSignal exits at once on another signal, saying how many of

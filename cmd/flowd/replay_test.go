@@ -232,3 +232,23 @@ func waitFor(t *testing.T, b *syncBuffer, want string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestWarnClockGaps: sources whose times lie further apart than the longest
+// timeout get a warning naming both; close ones none.
+func TestWarnClockGaps(t *testing.T) {
+	st := engine.Status{Sources: []engine.SourceStatus{{Info: engine.SourceInfo{Name: "old"}},
+		{Info: engine.SourceInfo{Name: "new"}}, {Info: engine.SourceInfo{Name: "near"}}}}
+	day := int64(24 * time.Hour)
+	ws := []*watchedSource{{}, {}, {}}
+	ws[0].first.Store(10 * day)
+	ws[0].end.Store(10*day + int64(time.Hour))
+	ws[1].first.Store(12 * day)
+	ws[1].end.Store(12*day + int64(time.Hour))
+	ws[2].first.Store(12*day + int64(time.Minute))
+	ws[2].end.Store(12*day + int64(2*time.Hour))
+	var b bytes.Buffer
+	warnClockGaps(&b, st, ws, 350*time.Second)
+	if out := b.String(); strings.Count(out, "warning") != 1 || !strings.Contains(out, "new starts 47h0m0s after old ends") {
+		t.Errorf("warnings:\n%s", out)
+	}
+}
