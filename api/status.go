@@ -169,12 +169,13 @@ var (
 	descOpMax        = prometheus.NewDesc("flowd_op_results_max_bytes", "The bound on flowd_op_results_bytes (--op-results-max-bytes).", nil, nil)
 	descOpReleased   = prometheus.NewDesc("flowd_op_results_released_total", "Ended flow operations forgotten early to keep their results under the bound.", nil, nil)
 	descOpsKept      = prometheus.NewDesc("flowd_ops_kept", "Flow operations kept (in progress or ended).", nil, nil)
+	descOpsEnded     = prometheus.NewDesc("flowd_flow_operations_total", "Flow operations ended, by type and final status.", []string{"type", "status"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSrcPackets, descSrcBytes, descSrcDrops, descSrcErrors, descSrcTunnels, descSrcTunnelErr, descSrcEOF, descSrcFreeze, descSrcUp,
 		descPackets, descActive, descCreated, descEnded, descEmergency, descEmgEntered, descICMPNoFlow, descSinkDrop, descClock,
-		descOpBytes, descOpMax, descOpReleased, descOpsKept} {
+		descOpBytes, descOpMax, descOpReleased, descOpsKept, descOpsEnded} {
 		ch <- d
 	}
 }
@@ -240,4 +241,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descOpMax, float64(ops.MaxBytes))
 	counter(descOpReleased, ops.Released)
 	gauge(descOpsKept, float64(ops.Kept))
+	for typ, byStatus := range ops.Ended {
+		for status, n := range byStatus {
+			counter(descOpsEnded, n, string(typ), string(status))
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -157,6 +158,7 @@ type Ops struct {
 	retained  int64                // bytes of the results of ended operations kept
 	released  map[string]time.Time // ids released early, with their request time
 	releasedN uint64
+	ended     map[OpType]map[OpStatus]uint64
 }
 
 type opState struct {
@@ -194,7 +196,7 @@ func NewOps(e *Engine, cfg OpsConfig) (*Ops, error) {
 		return nil, fmt.Errorf("engine: operation results bound %d is negative", cfg.MaxResultBytes)
 	}
 	o := &Ops{e: e, cfg: cfg, fw: newFirewall(cfg.Endpoints, e.SourceInfos()),
-		byID: make(map[string]*opState), released: make(map[string]time.Time)}
+		byID: make(map[string]*opState), released: make(map[string]time.Time), ended: map[OpType]map[OpStatus]uint64{}}
 	o.ctx, o.cancel = context.WithCancel(context.Background())
 	return o, nil
 }
@@ -302,6 +304,10 @@ func (o *Ops) run(st *opState, set *filter.Set, sources []bool) {
 	}
 	o.mu.Lock()
 	st.op = op
+	if o.ended[op.Type] == nil {
+		o.ended[op.Type] = map[OpStatus]uint64{}
+	}
+	o.ended[op.Type][op.Status]++
 	o.retained += op.Flows.Bytes()
 	o.boundLocked(st)
 	o.mu.Unlock()
@@ -371,13 +377,20 @@ type OpStats struct {
 	Released    uint64 // operations released early to stay under MaxBytes
 	ResultFlows int    // results held
 	InProgress  int    // operations in progress
+	// Ended counts the operations that have ended since the start, by
+	// type and final status.
+	Ended map[OpType]map[OpStatus]uint64
 }
 
 // OpStats returns what operations hold now.
 func (o *Ops) OpStats() OpStats {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	s := OpStats{Kept: len(o.order), ResultBytes: o.retained, MaxBytes: o.cfg.MaxResultBytes, Released: o.releasedN}
+	s := OpStats{Kept: len(o.order), ResultBytes: o.retained, MaxBytes: o.cfg.MaxResultBytes, Released: o.releasedN,
+		Ended: map[OpType]map[OpStatus]uint64{}}
+	for t, byStatus := range o.ended {
+		s.Ended[t] = maps.Clone(byStatus)
+	}
 	for _, st := range o.order {
 		s.ResultFlows += st.op.Flows.Len()
 		if st.op.Status == OpInProgress {
