@@ -623,7 +623,7 @@ func TestReleasedResults(t *testing.T) {
 	resp.Body.Close()
 	body := string(b)
 	for _, want := range []string{"flowd_op_results_max_bytes 16384", "flowd_op_results_released_total 1",
-		`flowd_flow_operations_total{status="COMPLETED",type="FLOW_CAPTURE"} 2`} {
+		`flowd_flow_operations_total{status="COMPLETED",type="FLOW_CAPTURE"} 2`, "flowd_table_capacity_flows 1.048576e+06"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

@@ -169,13 +169,14 @@ var (
 	descOpMax        = prometheus.NewDesc("flowd_op_results_max_bytes", "The bound on flowd_op_results_bytes (--op-results-max-bytes).", nil, nil)
 	descOpReleased   = prometheus.NewDesc("flowd_op_results_released_total", "Ended flow operations forgotten early to keep their results under the bound.", nil, nil)
 	descOpsKept      = prometheus.NewDesc("flowd_ops_kept", "Flow operations kept (in progress or ended).", nil, nil)
+	descCapacity     = prometheus.NewDesc("flowd_table_capacity_flows", "The most flows the table holds (--max-flows).", nil, nil)
 	descOpsEnded     = prometheus.NewDesc("flowd_flow_operations_total", "Flow operations ended, by type and final status.", []string{"type", "status"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSrcPackets, descSrcBytes, descSrcDrops, descSrcErrors, descSrcTunnels, descSrcTunnelErr, descSrcEOF, descSrcFreeze, descSrcUp,
 		descPackets, descActive, descCreated, descEnded, descEmergency, descEmgEntered, descICMPNoFlow, descSinkDrop, descClock,
-		descOpBytes, descOpMax, descOpReleased, descOpsKept, descOpsEnded} {
+		descOpBytes, descOpMax, descOpReleased, descOpsKept, descOpsEnded, descCapacity} {
 		ch <- d
 	}
 }
@@ -227,6 +228,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(descPackets, st.Packets)
 	gauge(descActive, float64(st.Table.Active))
+	gauge(descCapacity, float64(st.Capacity))
 	counter(descCreated, st.Table.Created)
 	for r := engine.ReasonTimeout; r < engine.NumEndReasons; r++ {
 		counter(descEnded, st.Table.Ended[r], r.String())

@@ -91,6 +91,9 @@ type Status struct {
 	SinkDelivered uint64
 	Clock         int64 // engine clock, Unix ns
 	Workers       int
+	// Capacity is the most flows the table holds (Config.Table.MaxFlows,
+	// defaults filled in).
+	Capacity int
 	// Done: every source has ended and every packet read is counted in the
 	// table (SourcesDone is closed), so the counts no longer move.
 	Done bool
@@ -99,7 +102,7 @@ type Status struct {
 // Status returns the engine's counters. Safe to call at any time from any
 // goroutine; the figures are as of each worker's and source's last batch.
 func (e *Engine) Status() Status {
-	st := Status{Clock: e.clock.now(), Workers: len(e.workers), SinkDropped: e.sinks.dropped.Load(),
+	st := Status{Clock: e.clock.now(), Workers: len(e.workers), Capacity: e.table.Config().MaxFlows, SinkDropped: e.sinks.dropped.Load(),
 		SinkDelivered: e.sinks.delivered.Load()}
 	// Done is read before the counts: once it is true, the counts below
 	// are final.
