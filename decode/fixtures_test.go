@@ -634,7 +634,7 @@ var fixtures = []fixture{
 			// quoted ICMP echo request
 			[]byte{0x08, 0x00, 0x00, 0x00, 0x12, 0x34, 0x00, 0x01}),
 		want: Packet{Tuple: Tuple{Src: addrR4, Dst: addrA4, Proto: ProtoICMP, Family: 4}, IPLen: 56, L3Offset: 14, L4Offset: 34,
-			ICMPType: 3, ICMPCode: 1, IsICMPError: true, Inner: Tuple{Src: addrA4, Dst: addrB4, Proto: ProtoICMP, Family: 4}},
+			ICMPType: 3, ICMPCode: 1, IsICMPError: true, Inner: Tuple{Src: addrA4, Dst: addrB4, SrcPort: 8, Proto: ProtoICMP, Family: 4}},
 	},
 	{
 		name: "eth-ipv4-icmp-frag-needed-quoted-first-fragment",

@@ -59,7 +59,8 @@ import (
 //	      quoted packet with gopacket's IPv4/IPv6 layers after setting the
 //	      quoted length field to the quote's length (flowd does not read it:
 //	      quotes are cut by design), and takes the ports from the first 4
-//	      bytes of the quoted transport header [D11].
+//	      bytes of the quoted transport header [D11], or for a quoted ICMP
+//	      packet its type (flowd keeps it in SrcPort) from the first byte.
 //
 // Tunnels and link encapsulations (oracle_tunnel_test.go):
 //
@@ -603,6 +604,20 @@ func quotedPorts(in *Tuple, t []byte) error {
 		var udp layers.UDP
 		_ = udp.DecodeFromBytes(padded(t, 8), df) // [D11]
 		in.SrcPort, in.DstPort = uint16(udp.SrcPort), uint16(udp.DstPort)
+	case layers.IPProtocolICMPv4, layers.IPProtocolICMPv6:
+		// A quoted ICMP packet: SrcPort holds its type [D12].
+		if len(t) < 1 {
+			return fmt.Errorf("quoted ICMP type cut")
+		}
+		if in.Proto == uint8(layers.IPProtocolICMPv4) {
+			var m layers.ICMPv4
+			_ = m.DecodeFromBytes(padded(t, 8), df)
+			in.SrcPort = uint16(m.TypeCode.Type())
+		} else {
+			var m layers.ICMPv6
+			_ = m.DecodeFromBytes(padded(t, 8), df)
+			in.SrcPort = uint16(m.TypeCode.Type())
+		}
 	}
 	return nil
 }

@@ -183,7 +183,10 @@ const (
 // Dst with the rest zero; Family tells the two apart. Ports are zero for
 // protocols without ports.
 type Tuple struct {
-	Src, Dst         [16]byte
+	Src, Dst [16]byte
+	// SrcPort and DstPort are 0 for protocols without ports, except in a
+	// quoted ICMP or ICMPv6 packet (Packet.Inner), where SrcPort holds the
+	// quoted ICMP type.
 	SrcPort, DstPort uint16
 	Proto            uint8
 	Family           uint8 // 4 or 6; 0 when no IP header was decoded

@@ -184,6 +184,13 @@ func (t *Tuple) quotedIPv6(q []byte) bool {
 }
 
 func (t *Tuple) quotedPorts(q []byte) bool {
+	if t.Proto == ProtoICMP || t.Proto == ProtoICMPv6 {
+		if len(q) < 1 {
+			return false
+		}
+		t.SrcPort = uint16(q[0]) // the quoted ICMP type
+		return true
+	}
 	if !HasPorts(t.Proto) {
 		return true
 	}

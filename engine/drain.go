@@ -53,10 +53,8 @@ func compareTable(a, b *flowtable.Flow) int {
 	if c := cmp.Compare(a.First, b.First); c != 0 {
 		return c
 	}
-	as, asp := a.SrcRaw()
-	ad, adp := a.DstRaw()
-	bs, bsp := b.SrcRaw()
-	bd, bdp := b.DstRaw()
+	as, asp, ad, adp := endpoints(a)
+	bs, bsp, bd, bdp := endpoints(b)
 	return cmp.Or(cmp.Compare(a.Key.Proto, b.Key.Proto), cmp.Compare(a.Key.Family, b.Key.Family),
 		bytes.Compare(as[:], bs[:]), cmp.Compare(asp, bsp),
 		bytes.Compare(ad[:], bd[:]), cmp.Compare(adp, bdp),

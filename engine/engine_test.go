@@ -273,6 +273,58 @@ func TestICMPErrorEndToEnd(t *testing.T) {
 	}
 }
 
+// ICMP flows are keyed by type pair, as Suricata keys them: an echo
+// request and its reply are one flow, a timestamp exchange between the same
+// hosts another, and an error quoting the echo request counts toward the
+// echo flow.
+func TestICMPKeyedByTypePair(t *testing.T) {
+	c := newCap(t)
+	icmp := func(src, dst string, typ uint8, payloadLen int) {
+		h := ip4(src, dst, layers.IPProtocolICMPv4)
+		m := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(typ, 0), Id: 1, Seq: 1}
+		c.frame(time.Millisecond, nil, h, m, payload(payloadLen))
+	}
+	icmp("10.0.0.1", "10.0.0.2", layers.ICMPv4TypeEchoRequest, 8)
+	icmp("10.0.0.2", "10.0.0.1", layers.ICMPv4TypeEchoReply, 8)
+	icmp("10.0.0.1", "10.0.0.2", layers.ICMPv4TypeTimestampRequest, 12)
+	icmp("10.0.0.2", "10.0.0.1", layers.ICMPv4TypeTimestampReply, 12)
+	// A router answers a later echo request with time exceeded, quoting it.
+	quoted := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(quoted, gopacket.SerializeOptions{FixLengths: true},
+		ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolICMPv4),
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 1, Seq: 2}, payload(8)); err != nil {
+		t.Fatal(err)
+	}
+	e := ip4("10.0.0.9", "10.0.0.1", layers.IPProtocolICMPv4)
+	c.frame(time.Millisecond, nil, e, &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeTimeExceeded, 0)}, gopacket.Payload(quoted.Bytes()[:28]))
+
+	for _, workers := range []int{1, 2} {
+		flows, st := c.run(Config{Workers: workers})
+		if len(flows) != 2 {
+			for _, f := range flows {
+				t.Log(describe(&f))
+			}
+			t.Fatalf("%d workers: %d flows, want 2 (echo, timestamp)", workers, len(flows))
+		}
+		// Sorted by first packet: the echo flow first.
+		echo, ts := flows[0], flows[1]
+		if echo.Pkts != [2]uint64{1, 2} {
+			t.Errorf("echo flow packets %v, want [1 2] (reply and the error back toward the sender)", echo.Pkts)
+		}
+		if ts.Pkts != [2]uint64{1, 1} {
+			t.Errorf("timestamp flow packets %v, want [1 1]", ts.Pkts)
+		}
+		for _, f := range flows {
+			if f.SrcAddr().String() != "10.0.0.1" || f.SrcPort != 0 || f.DstPort != 0 {
+				t.Errorf("flow %s: want initiator 10.0.0.1 and ports 0", describe(&f))
+			}
+		}
+		if st.Table.ICMPErrorNoFlow != 0 {
+			t.Errorf("ICMPErrorNoFlow = %d, want 0", st.Table.ICMPErrorNoFlow)
+		}
+	}
+}
+
 // randomTraffic writes n seeded random TCP/UDP packets over a few hundred
 // conversations, v4 and v6, some VLAN-tagged.
 func randomTraffic(t testing.TB, seed uint64, n int) *capBuilder {

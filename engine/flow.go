@@ -3,6 +3,7 @@ package engine
 import (
 	"net/netip"
 
+	"github.com/flowd/flowd/decode"
 	"github.com/flowd/flowd/flowtable"
 )
 
@@ -85,8 +86,7 @@ func (f *Flow) TotalIPBytes() uint64 { return f.IPBytes[0] + f.IPBytes[1] }
 
 // flowOf turns a table flow into the engine's Flow.
 func flowOf(t *flowtable.Flow, out *Flow) {
-	src, sp := t.SrcRaw()
-	dst, dp := t.DstRaw()
+	src, sp, dst, dp := endpoints(t)
 	*out = Flow{
 		ID:    t.ID(),
 		First: t.First, Last: t.Last,
@@ -108,6 +108,17 @@ func flowOf(t *flowtable.Flow, out *Flow) {
 	if t.Reason == reasonReport {
 		out.Reason, out.Partial = ReasonActive, true
 	}
+}
+
+// endpoints are a table flow's initiator and responder with their ports,
+// 0 for protocols without ports (the key holds ICMP's type pair there).
+func endpoints(t *flowtable.Flow) (src *[16]byte, sp uint16, dst *[16]byte, dp uint16) {
+	src, sp = t.SrcRaw()
+	dst, dp = t.DstRaw()
+	if !decode.HasPorts(t.Key.Proto) {
+		sp, dp = 0, 0
+	}
+	return src, sp, dst, dp
 }
 
 // State is a flow's place in its life.

@@ -332,6 +332,19 @@ func prepare(d *decode.Packet, p *flowtable.Packet, x *fragInfo, src uint16) {
 		t = &d.Inner
 		p.Kind = flowtable.KindICMPError
 	}
+	// An ICMP flow is keyed by its type and the type of the reply it
+	// expects, as Suricata keys it: an echo and a timestamp exchange
+	// between the same hosts are two flows, a request and its reply one.
+	// An error quoting an ICMP packet names that packet's flow by the
+	// quoted type.
+	sport, dport := t.SrcPort, t.DstPort
+	if (t.Proto == decode.ProtoICMP || t.Proto == decode.ProtoICMPv6) && !d.LaterFragment() {
+		typ := d.ICMPType
+		if p.Kind == flowtable.KindICMPError {
+			typ = uint8(t.SrcPort)
+		}
+		sport, dport = icmpKeyPorts(t.Proto, typ)
+	}
 	x.kind = fragNone
 	if d.IsFragment && p.Kind == flowtable.KindNormal {
 		x.key = fragKey{src: t.Src, dst: t.Dst, id: d.FragID, family: t.Family, vlan: d.VLAN, depth: d.TunnelDepth}
@@ -341,14 +354,14 @@ func prepare(d *decode.Packet, p *flowtable.Packet, x *fragInfo, src uint16) {
 		x.kind = fragLater
 		if d.FirstFragment() {
 			x.kind = fragFirst
-			x.sport, x.dport, x.proto = t.SrcPort, t.DstPort, t.Proto
+			x.sport, x.dport, x.proto = sport, dport, t.Proto
 		}
 	}
 	if x.kind != fragLater {
 		if d.TunnelDepth == 0 {
-			p.Reverse = p.SetKey(&t.Src, &t.Dst, t.SrcPort, t.DstPort, t.Proto, t.Family, d.VLAN)
+			p.Reverse = p.SetKey(&t.Src, &t.Dst, sport, dport, t.Proto, t.Family, d.VLAN)
 		} else {
-			p.Reverse = p.SetKeyDepth(&t.Src, &t.Dst, t.SrcPort, t.DstPort, t.Proto, t.Family, d.VLAN, d.TunnelDepth)
+			p.Reverse = p.SetKeyDepth(&t.Src, &t.Dst, sport, dport, t.Proto, t.Family, d.VLAN, d.TunnelDepth)
 		}
 		if p.Kind == flowtable.KindICMPError {
 			// The error travels back toward the quoted packet's sender.
@@ -365,6 +378,17 @@ func prepare(d *decode.Packet, p *flowtable.Packet, x *fragInfo, src uint16) {
 		p.ICMPType, p.ICMPCode = d.ICMPType, d.ICMPCode
 	}
 	p.Source = src
+}
+
+// icmpKeyPorts are the key's "ports" of an ICMP or ICMPv6 packet of type
+// typ: the type, and the type of its reply (or request), or 255 for a type
+// that has none. Both directions of an exchange build the same key.
+func icmpKeyPorts(proto, typ uint8) (uint16, uint16) {
+	reply, ok := decode.ICMPCounterpart(proto, typ)
+	if !ok {
+		reply = 255
+	}
+	return uint16(typ), uint16(reply)
 }
 
 // dispatch copies p into the batch of the worker that owns its flow.
