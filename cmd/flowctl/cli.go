@@ -37,15 +37,7 @@ func writeHelp(w io.Writer, text string, fs *flag.FlagSet) {
 		}
 		fmt.Fprintf(w, "\n%s:\n", part.title)
 		for _, f := range part.flags {
-			arg, usage := flag.UnquoteUsage(f)
-			line := "  " + clidoc.DashName(f.Name)
-			if arg != "" {
-				line += " " + arg
-			}
-			if def := clidoc.DefaultText(f); def != "" {
-				usage += " (default " + def + ")"
-			}
-			fmt.Fprintf(w, "%s\n      %s\n", line, usage)
+			clidoc.WriteFlag(w, f)
 		}
 	}
 }

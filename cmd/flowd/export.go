@@ -58,7 +58,8 @@ func (x *exportFlags) activeTimeout() (time.Duration, error) {
 
 // open starts an exporter per collector and adds it to e as a sink. clock
 // gives the export time: a replay passes its engine clock, so that NetFlow
-// v9's 32-bit relative times reach old captures' flows.
+// v9's 32-bit relative times reach old captures' flows. On error it closes
+// the exporters it started, and e must not run.
 func (x *exportFlags) open(e *engine.Engine, clock func() time.Time) ([]exporter, error) {
 	if x.domain > 1<<32-1 {
 		return nil, usagef("--observation-domain %d: want 0 to 4294967295", x.domain)
@@ -67,6 +68,12 @@ func (x *exportFlags) open(e *engine.Engine, clock func() time.Time) ([]exporter
 		return nil, usagef("--export-rate %d: want a positive rate, or -1 for none", x.rate)
 	}
 	var out []exporter
+	fail := func(err error) ([]exporter, error) {
+		for _, x := range out {
+			x.sink.Close()
+		}
+		return nil, err
+	}
 	add := func(flag, collector string, p ipfix.Protocol) error {
 		s, err := output.NewExportSink(ipfix.Config{Collector: collector, Protocol: p, Biflow: x.biflow && p == ipfix.IPFIX,
 			ObservationDomain: uint32(x.domain), MessagesPerSecond: x.rate, Clock: clock})
@@ -79,15 +86,15 @@ func (x *exportFlags) open(e *engine.Engine, clock func() time.Time) ([]exporter
 	}
 	for _, c := range x.ipfix {
 		if err := add("ipfix", c, ipfix.IPFIX); err != nil {
-			return out, err
+			return fail(err)
 		}
 	}
 	for _, c := range x.netflow9 {
 		if strings.HasPrefix(c, "tcp://") {
-			return out, usagef("--netflow9 %s: NetFlow v9 goes over UDP only", c)
+			return fail(usagef("--netflow9 %s: NetFlow v9 goes over UDP only", c))
 		}
 		if err := add("netflow9", c, ipfix.NetFlow9); err != nil {
-			return out, err
+			return fail(err)
 		}
 	}
 	return out, nil

@@ -102,15 +102,7 @@ func (c *cmdFlags) writeHelp(w io.Writer) {
 		}
 		fmt.Fprintf(w, "\n%s:\n", g)
 		for _, f := range flags[i] {
-			arg, usage := flag.UnquoteUsage(f)
-			line := "  " + clidoc.DashName(f.Name)
-			if arg != "" {
-				line += " " + arg
-			}
-			if def := clidoc.DefaultText(f); def != "" {
-				usage += " (default " + def + ")"
-			}
-			fmt.Fprintf(w, "%s\n      %s\n", line, usage)
+			clidoc.WriteFlag(w, f)
 		}
 	}
 }

@@ -224,9 +224,6 @@ func runReplay(args []string) error {
 	}
 	exports, err := o.xf.open(e, engineClock(e))
 	if err != nil {
-		for _, x := range exports {
-			x.sink.Close()
-		}
 		return err
 	}
 

@@ -244,9 +244,6 @@ func serve(o serveOpts) error {
 	}
 	exports, err := o.xf.open(e, engineClock(e))
 	if err != nil {
-		for _, x := range exports {
-			x.sink.Close()
-		}
 		return err
 	}
 	ops, err := engine.NewOps(e, engine.OpsConfig{

@@ -62,6 +62,20 @@ func DefaultText(f *flag.Flag) string {
 	return f.DefValue
 }
 
+// WriteFlag writes one flag as --help lists it: its name and argument on
+// one line, its usage and default indented on the next.
+func WriteFlag(w io.Writer, f *flag.Flag) {
+	arg, usage := flag.UnquoteUsage(f)
+	line := "  " + DashName(f.Name)
+	if arg != "" {
+		line += " " + arg
+	}
+	if def := DefaultText(f); def != "" {
+		usage += " (default " + def + ")"
+	}
+	fmt.Fprintf(w, "%s\n      %s\n", line, usage)
+}
+
 func isStringFlag(f *flag.Flag) bool {
 	return reflect.TypeOf(f.Value).String() == "*flag.stringValue"
 }
