@@ -33,22 +33,48 @@ type OrderedSink interface {
 	DrainSorted() error
 }
 
-// CompareStart orders flows by their first packet, then protocol, family,
-// initiator address and port, responder address and port, VLAN ids, tunnel
-// depth, source and last packet: a total order for the flows of one run, the order
-// replay's output and the generator's truth files use.
-func CompareStart(a, b *Flow) int {
-	if c := cmp.Compare(a.First, b.First); c != 0 {
-		return c
-	}
-	return cmp.Or(cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.Family, b.Family),
-		bytes.Compare(a.Src[:], b.Src[:]), cmp.Compare(a.SrcPort, b.SrcPort),
-		bytes.Compare(a.Dst[:], b.Dst[:]), cmp.Compare(a.DstPort, b.DstPort),
-		cmp.Compare(a.VLAN[0], b.VLAN[0]), cmp.Compare(a.VLAN[1], b.VLAN[1]),
-		cmp.Compare(a.Depth, b.Depth), cmp.Compare(a.Source, b.Source), cmp.Compare(a.Last, b.Last))
+// StartKey is what orders a flow in start order: fixed-size and
+// pointer-free, so that a sorter can hold it beside a formatted line and
+// spill it as bytes.
+type StartKey struct {
+	First, Last      int64
+	Src, Dst         [16]byte
+	SrcPort, DstPort uint16
+	VLAN             [2]uint16
+	Source           uint16
+	Proto, Family    uint8
+	Depth            uint8
 }
 
-// compareTable is CompareStart on table flows, read in place.
+// StartKey returns f's start-order key.
+func (f *Flow) StartKey() StartKey {
+	return StartKey{First: f.First, Last: f.Last, Src: f.Src, Dst: f.Dst, SrcPort: f.SrcPort, DstPort: f.DstPort,
+		VLAN: f.VLAN, Source: f.Source, Proto: f.Proto, Family: f.Family, Depth: f.Depth}
+}
+
+// Compare orders keys by first packet, then protocol, family, initiator
+// address and port, responder address and port, VLAN ids, tunnel depth,
+// source and last packet: a total order for the flows of one run, the order
+// replay's output and the generator's truth files use.
+func (k *StartKey) Compare(o *StartKey) int {
+	if c := cmp.Compare(k.First, o.First); c != 0 {
+		return c
+	}
+	return cmp.Or(cmp.Compare(k.Proto, o.Proto), cmp.Compare(k.Family, o.Family),
+		bytes.Compare(k.Src[:], o.Src[:]), cmp.Compare(k.SrcPort, o.SrcPort),
+		bytes.Compare(k.Dst[:], o.Dst[:]), cmp.Compare(k.DstPort, o.DstPort),
+		cmp.Compare(k.VLAN[0], o.VLAN[0]), cmp.Compare(k.VLAN[1], o.VLAN[1]),
+		cmp.Compare(k.Depth, o.Depth), cmp.Compare(k.Source, o.Source), cmp.Compare(k.Last, o.Last))
+}
+
+// CompareStart orders flows by their StartKeys.
+func CompareStart(a, b *Flow) int {
+	ka, kb := a.StartKey(), b.StartKey()
+	return ka.Compare(&kb)
+}
+
+// compareTable is CompareStart on table flows, read in place: the drain
+// sorts the table's flows before it converts them.
 func compareTable(a, b *flowtable.Flow) int {
 	if c := cmp.Compare(a.First, b.First); c != 0 {
 		return c

@@ -1,6 +1,7 @@
 package output
 
 import (
+	"bufio"
 	"bytes"
 	"math/rand/v2"
 	"os"
@@ -57,7 +58,7 @@ func feed(t *testing.T, s *Sink, flows []engine.Flow) {
 func TestSinkStartOrder(t *testing.T) {
 	flows := randomFlows(1, 5000)
 	sorted := slices.Clone(flows)
-	slices.SortStableFunc(sorted, func(a, b engine.Flow) int { ka, kb := keyOf(&a), keyOf(&b); return compareKeys(&ka, &kb) })
+	slices.SortStableFunc(sorted, func(a, b engine.Flow) int { return engine.CompareStart(&a, &b) })
 	var want bytes.Buffer
 	w, _ := New(FormatCSV, &want, Options{})
 	for i := range sorted {
@@ -170,15 +171,36 @@ func TestSinkErrors(t *testing.T) {
 	}
 }
 
-// TestOrderAgreesWithEngine: the sorter's key order is the engine's start
-// order, which the drain hands flows over in.
-func TestOrderAgreesWithEngine(t *testing.T) {
-	fs := randomFlows(11, 3000)
-	for i := 1; i < len(fs); i++ {
-		a, b := &fs[i-1], &fs[i]
-		ka, kb := keyOf(a), keyOf(b)
-		if got, want := compareKeys(&ka, &kb), engine.CompareStart(a, b); got != want {
-			t.Fatalf("flows %d and %d: sorter says %d, engine %d", i-1, i, got, want)
+// TestRunRecordKeepsKey: a spilled run gives back every field of the
+// engine's start-order key and the line beside it, so runs merge in the
+// order the drain hands flows over in.
+func TestRunRecordKeepsKey(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 2))
+	var keys []engine.StartKey
+	var lines [][]byte
+	var run []byte
+	for i := range 300 {
+		k := engine.StartKey{First: r.Int64(), Last: r.Int64(), SrcPort: uint16(r.Uint32()), DstPort: uint16(r.Uint32()),
+			VLAN: [2]uint16{uint16(r.Uint32()), uint16(r.Uint32())}, Source: uint16(r.Uint32()),
+			Proto: uint8(r.Uint32()), Family: uint8(r.Uint32()), Depth: uint8(r.Uint32())}
+		for j := range k.Src {
+			k.Src[j], k.Dst[j] = byte(r.Uint32()), byte(r.Uint32())
 		}
+		line := bytes.Repeat([]byte{'a' + byte(i%26)}, i%7)
+		keys, lines = append(keys, k), append(lines, line)
+		run = appendRunRecord(run, &k, line)
+	}
+	rr := &runReader{r: bufio.NewReader(bytes.NewReader(run))}
+	for i := range keys {
+		ok, err := rr.next()
+		if !ok || err != nil {
+			t.Fatalf("record %d: next = %v, %v", i, ok, err)
+		}
+		if *rr.key() != keys[i] || !bytes.Equal(rr.line(), lines[i]) {
+			t.Fatalf("record %d: got %+v %q, want %+v %q", i, *rr.key(), rr.line(), keys[i], lines[i])
+		}
+	}
+	if ok, err := rr.next(); ok || err != nil {
+		t.Fatalf("after the last record: next = %v, %v", ok, err)
 	}
 }

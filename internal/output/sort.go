@@ -2,8 +2,6 @@ package output
 
 import (
 	"bufio"
-	"bytes"
-	"cmp"
 	"container/heap"
 	"encoding/binary"
 	"errors"
@@ -27,34 +25,6 @@ import (
 // its share of the memory bound, and writes them out as a sorted run to an
 // unlinked temporary file beyond it. Close merges every goroutine's runs and
 // held lines, in key order, into the destination.
-
-// sortKey orders flows for OrderStart. It is fixed-size and pointer-free,
-// so runs store it as raw bytes.
-type sortKey struct {
-	first, last      int64
-	src, dst         [16]byte
-	srcPort, dstPort uint16
-	vlan             [2]uint16
-	source           uint16
-	proto, family    uint8
-	depth            uint8
-}
-
-func keyOf(f *engine.Flow) sortKey {
-	return sortKey{first: f.First, last: f.Last, src: f.Src, dst: f.Dst, srcPort: f.SrcPort, dstPort: f.DstPort,
-		vlan: f.VLAN, source: f.Source, proto: f.Proto, family: f.Family, depth: f.Depth}
-}
-
-func compareKeys(a, b *sortKey) int {
-	if c := cmp.Compare(a.first, b.first); c != 0 {
-		return c
-	}
-	return cmp.Or(cmp.Compare(a.proto, b.proto), cmp.Compare(a.family, b.family),
-		bytes.Compare(a.src[:], b.src[:]), cmp.Compare(a.srcPort, b.srcPort),
-		bytes.Compare(a.dst[:], b.dst[:]), cmp.Compare(a.dstPort, b.dstPort),
-		cmp.Compare(a.vlan[0], b.vlan[0]), cmp.Compare(a.vlan[1], b.vlan[1]),
-		cmp.Compare(a.depth, b.depth), cmp.Compare(a.source, b.source), cmp.Compare(a.last, b.last))
-}
 
 // sorter formats flows on its goroutines and writes them in key order.
 type sorter struct {
@@ -178,11 +148,11 @@ func (s *sorter) stream() error {
 
 // writeHeld writes the held flows that sort before upTo (all of them when
 // upTo is nil).
-func (s *sorter) writeHeld(upTo *sortKey) error {
+func (s *sorter) writeHeld(upTo *engine.StartKey) error {
 	m := s.merging
 	for len(m.srcs) > 0 {
 		top := m.srcs[0]
-		if upTo != nil && compareKeys(top.key(), upTo) > 0 {
+		if upTo != nil && top.key().Compare(upTo) > 0 {
 			return nil
 		}
 		if err := s.w.writeLine(top.line()); err != nil {
@@ -225,7 +195,7 @@ func (s *sorter) writeSorted(flows []engine.Flow) error {
 	write := func(buf []byte, ends []int, flows []engine.Flow) error {
 		at := 0
 		for i := range flows {
-			k := keyOf(&flows[i])
+			k := flows[i].StartKey()
 			if err := s.writeHeld(&k); err != nil {
 				return err
 			}
@@ -275,7 +245,7 @@ func (s *sorter) writeAll() error {
 // held is one formatted flow waiting in memory: its line is
 // arena[chunk][off:off+len].
 type held struct {
-	key             sortKey
+	key             engine.StartKey
 	chunk, off, len uint32
 }
 
@@ -323,7 +293,7 @@ func (p *sortPart) add(fl *engine.Flow) error {
 		// Double, rather than append's quarter steps for large slices.
 		p.held = slices.Grow(p.held, max(1024, len(p.held)))
 	}
-	p.held = append(p.held, held{key: keyOf(fl), chunk: uint32(n), off: uint32(at), len: uint32(line)})
+	p.held = append(p.held, held{key: fl.StartKey(), chunk: uint32(n), off: uint32(at), len: uint32(line)})
 	if p.size+int64(len(p.held))*heldSize >= p.limit {
 		return p.spill()
 	}
@@ -333,7 +303,7 @@ func (p *sortPart) add(fl *engine.Flow) error {
 func (p *sortPart) line(h *held) []byte { return p.arena[h.chunk][h.off : h.off+h.len] }
 
 func (p *sortPart) sortHeld() {
-	slices.SortFunc(p.held, func(a, b held) int { return compareKeys(&a.key, &b.key) })
+	slices.SortFunc(p.held, func(a, b held) int { return a.key.Compare(&b.key) })
 }
 
 // spill writes the held lines, sorted, to a new run file, and keeps the
@@ -370,17 +340,17 @@ func (p *sortPart) spill() error {
 // A run record: the key's fields, the line's length, the line.
 const keyBytes = 8 + 8 + 16 + 16 + 2 + 2 + 4 + 2 + 1 + 1 + 1
 
-func appendRunRecord(b []byte, k *sortKey, line []byte) []byte {
-	b = binary.LittleEndian.AppendUint64(b, uint64(k.first))
-	b = binary.LittleEndian.AppendUint64(b, uint64(k.last))
-	b = append(b, k.src[:]...)
-	b = append(b, k.dst[:]...)
-	b = binary.LittleEndian.AppendUint16(b, k.srcPort)
-	b = binary.LittleEndian.AppendUint16(b, k.dstPort)
-	b = binary.LittleEndian.AppendUint16(b, k.vlan[0])
-	b = binary.LittleEndian.AppendUint16(b, k.vlan[1])
-	b = binary.LittleEndian.AppendUint16(b, k.source)
-	b = append(b, k.proto, k.family, k.depth)
+func appendRunRecord(b []byte, k *engine.StartKey, line []byte) []byte {
+	b = binary.LittleEndian.AppendUint64(b, uint64(k.First))
+	b = binary.LittleEndian.AppendUint64(b, uint64(k.Last))
+	b = append(b, k.Src[:]...)
+	b = append(b, k.Dst[:]...)
+	b = binary.LittleEndian.AppendUint16(b, k.SrcPort)
+	b = binary.LittleEndian.AppendUint16(b, k.DstPort)
+	b = binary.LittleEndian.AppendUint16(b, k.VLAN[0])
+	b = binary.LittleEndian.AppendUint16(b, k.VLAN[1])
+	b = binary.LittleEndian.AppendUint16(b, k.Source)
+	b = append(b, k.Proto, k.Family, k.Depth)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(line)))
 	return append(b, line...)
 }
@@ -388,7 +358,7 @@ func appendRunRecord(b []byte, k *sortKey, line []byte) []byte {
 // mergeSource is a sorted sequence of lines: a run, or a part's held lines.
 type mergeSource interface {
 	next() (bool, error) // moves to the next line; false at the end
-	key() *sortKey
+	key() *engine.StartKey
 	line() []byte
 }
 
@@ -402,19 +372,19 @@ func (m *memSource) next() (bool, error) {
 	m.at++
 	return m.at < len(m.p.held), nil
 }
-func (m *memSource) key() *sortKey { return &m.p.held[m.at].key }
-func (m *memSource) line() []byte  { return m.p.line(&m.p.held[m.at]) }
+func (m *memSource) key() *engine.StartKey { return &m.p.held[m.at].key }
+func (m *memSource) line() []byte          { return m.p.line(&m.p.held[m.at]) }
 
 // runReader reads a run back in order.
 type runReader struct {
 	r   *bufio.Reader
-	k   sortKey
+	k   engine.StartKey
 	ln  []byte
 	hdr [keyBytes + 4]byte
 }
 
-func (r *runReader) key() *sortKey { return &r.k }
-func (r *runReader) line() []byte  { return r.ln }
+func (r *runReader) key() *engine.StartKey { return &r.k }
+func (r *runReader) line() []byte          { return r.ln }
 
 func (r *runReader) next() (bool, error) {
 	if _, err := io.ReadFull(r.r, r.hdr[:]); err != nil {
@@ -425,13 +395,13 @@ func (r *runReader) next() (bool, error) {
 	}
 	h := r.hdr[:]
 	le := binary.LittleEndian
-	r.k = sortKey{first: int64(le.Uint64(h)), last: int64(le.Uint64(h[8:]))}
-	copy(r.k.src[:], h[16:32])
-	copy(r.k.dst[:], h[32:48])
-	r.k.srcPort, r.k.dstPort = le.Uint16(h[48:]), le.Uint16(h[50:])
-	r.k.vlan = [2]uint16{le.Uint16(h[52:]), le.Uint16(h[54:])}
-	r.k.source = le.Uint16(h[56:])
-	r.k.proto, r.k.family, r.k.depth = h[58], h[59], h[60]
+	r.k = engine.StartKey{First: int64(le.Uint64(h)), Last: int64(le.Uint64(h[8:]))}
+	copy(r.k.Src[:], h[16:32])
+	copy(r.k.Dst[:], h[32:48])
+	r.k.SrcPort, r.k.DstPort = le.Uint16(h[48:]), le.Uint16(h[50:])
+	r.k.VLAN = [2]uint16{le.Uint16(h[52:]), le.Uint16(h[54:])}
+	r.k.Source = le.Uint16(h[56:])
+	r.k.Proto, r.k.Family, r.k.Depth = h[58], h[59], h[60]
 	n := int(le.Uint32(h[61:]))
 	if cap(r.ln) < n {
 		r.ln = make([]byte, n)
@@ -447,7 +417,7 @@ func (r *runReader) next() (bool, error) {
 type merge struct{ srcs []mergeSource }
 
 func (m *merge) Len() int           { return len(m.srcs) }
-func (m *merge) Less(i, j int) bool { return compareKeys(m.srcs[i].key(), m.srcs[j].key()) < 0 }
+func (m *merge) Less(i, j int) bool { return m.srcs[i].key().Compare(m.srcs[j].key()) < 0 }
 func (m *merge) Swap(i, j int)      { m.srcs[i], m.srcs[j] = m.srcs[j], m.srcs[i] }
 func (m *merge) Push(x any)         { m.srcs = append(m.srcs, x.(mergeSource)) }
 func (m *merge) Pop() any {
