@@ -65,18 +65,20 @@ const (
 	ToClient = flowtable.ToClient
 )
 
-func (f *Flow) addr(a *[16]byte) netip.Addr {
-	if f.Family == 4 {
+// addrOf reads an address of the given family (4 or 6) from its 16-byte
+// form, IPv4 in the first four bytes.
+func addrOf(family uint8, a *[16]byte) netip.Addr {
+	if family == 4 {
 		return netip.AddrFrom4([4]byte(a[:4]))
 	}
 	return netip.AddrFrom16(*a)
 }
 
 // SrcAddr returns the initiator's address.
-func (f *Flow) SrcAddr() netip.Addr { return f.addr(&f.Src) }
+func (f *Flow) SrcAddr() netip.Addr { return addrOf(f.Family, &f.Src) }
 
 // DstAddr returns the responder's address.
-func (f *Flow) DstAddr() netip.Addr { return f.addr(&f.Dst) }
+func (f *Flow) DstAddr() netip.Addr { return addrOf(f.Family, &f.Dst) }
 
 // TotalPkts sums the packets of both directions.
 func (f *Flow) TotalPkts() uint64 { return f.Pkts[0] + f.Pkts[1] }

@@ -97,18 +97,11 @@ type FlowResult struct {
 	Packets int32
 }
 
-func (r *FlowResult) addr(a *[16]byte) netip.Addr {
-	if r.Family == 4 {
-		return netip.AddrFrom4([4]byte(a[:4]))
-	}
-	return netip.AddrFrom16(*a)
-}
-
 // SrcAddr and DstAddr return the initiator's and the responder's address.
-func (r *FlowResult) SrcAddr() netip.Addr { return r.addr(&r.Src) }
+func (r *FlowResult) SrcAddr() netip.Addr { return addrOf(r.Family, &r.Src) }
 
 // DstAddr: see SrcAddr.
-func (r *FlowResult) DstAddr() netip.Addr { return r.addr(&r.Dst) }
+func (r *FlowResult) DstAddr() netip.Addr { return addrOf(r.Family, &r.Dst) }
 
 // SrcCIDR and DstCIDR format the addresses as /32 or /128 CIDRs, as the
 // AWS Address shape carries them.

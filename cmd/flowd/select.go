@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -255,13 +254,6 @@ func (s *selectSink) printSummary(w io.Writer) {
 	fmt.Fprintln(w)
 }
 
-func flowAddr(a [16]byte, family uint8) string {
-	if family == 4 {
-		return netip.AddrFrom4([4]byte(a[:4])).String()
-	}
-	return netip.AddrFrom16(a).String()
-}
-
 // groupColumns names the key columns of a --group-by.
 func groupColumns(by string) []string {
 	if by == "pair" {
@@ -274,11 +266,11 @@ func (s *selectSink) add(f *engine.Flow) {
 	var key []string
 	switch s.sel.groupBy {
 	case "src":
-		key = []string{flowAddr(f.Src, f.Family)}
+		key = []string{f.SrcAddr().String()}
 	case "dst":
-		key = []string{flowAddr(f.Dst, f.Family)}
+		key = []string{f.DstAddr().String()}
 	case "pair":
-		key = []string{flowAddr(f.Src, f.Family), flowAddr(f.Dst, f.Family)}
+		key = []string{f.SrcAddr().String(), f.DstAddr().String()}
 	case "proto":
 		key = []string{output.ProtoName(f.Proto)}
 	case "port":
