@@ -561,8 +561,7 @@ func (s *AFPacket) setState(why string) {
 func (s *AFPacket) gone(why string) {
 	s.mu.Lock()
 	s.readKernelStatsLocked()
-	s.state = fmt.Sprintf("%s: %s (since %s; retrying every %s)", s.iface, why,
-		time.Now().UTC().Format(time.RFC3339), s.cfg.RetryInterval)
+	s.state = s.cfg.goneState(s.iface, why)
 	s.mu.Unlock()
 	s.closeSocket()
 	s.lastTry = time.Now()
@@ -572,11 +571,9 @@ func (s *AFPacket) gone(why string) {
 // try; otherwise it sleeps up to PollTimeout, so a caller looping on
 // ReadBatch does not spin.
 func (s *AFPacket) retry() {
-	if wait := s.cfg.RetryInterval - time.Since(s.lastTry); wait > 0 {
-		time.Sleep(min(wait, s.cfg.PollTimeout))
+	if !s.cfg.retryDue(&s.lastTry) {
 		return
 	}
-	s.lastTry = time.Now()
 	var err error
 	open := func() error { err = s.open(s.prog); return nil }
 	if s.group.nsfd >= 0 {
@@ -595,7 +592,7 @@ func (s *AFPacket) retry() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
-		s.state = fmt.Sprintf("%s: reopen failed: %v (retrying every %s)", s.iface, err, s.cfg.RetryInterval)
+		s.state = s.cfg.reopenFailedState(s.iface, err)
 		return
 	}
 	s.state = ""

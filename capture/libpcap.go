@@ -156,6 +156,28 @@ func (c *LiveConfig) fill() {
 	}
 }
 
+// goneState is the status line of a source whose interface went away.
+func (c *LiveConfig) goneState(iface, why string) string {
+	return fmt.Sprintf("%s: %s (since %s; retrying every %s)", iface, why, time.Now().UTC().Format(time.RFC3339), c.RetryInterval)
+}
+
+// reopenFailedState is the status line after a failed reopen.
+func (c *LiveConfig) reopenFailedState(iface string, err error) string {
+	return fmt.Sprintf("%s: reopen failed: %v (retrying every %s)", iface, err, c.RetryInterval)
+}
+
+// retryDue reports whether RetryInterval has passed since *last, and then
+// sets *last to now. Otherwise it sleeps up to PollTimeout, so that a
+// caller looping on ReadBatch does not spin.
+func (c *LiveConfig) retryDue(last *time.Time) bool {
+	if wait := c.RetryInterval - time.Since(*last); wait > 0 {
+		time.Sleep(min(wait, c.PollTimeout))
+		return false
+	}
+	*last = time.Now()
+	return true
+}
+
 // AFPacketConfig configures OpenAFPacket. The zero value means the defaults
 // given per field.
 //

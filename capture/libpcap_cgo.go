@@ -241,18 +241,16 @@ func (s *Libpcap) failLocked(status int) {
 	s.cur = pcapStats{}
 	s.h.close()
 	s.h = nil
-	s.state = fmt.Sprintf("%s: %s (since %s; retrying every %s)", s.iface, msg, time.Now().UTC().Format(time.RFC3339), s.cfg.RetryInterval)
+	s.state = s.cfg.goneState(s.iface, msg)
 	s.lastTry = time.Now()
 }
 
 // retryLocked reopens the interface when RetryInterval has passed, and
 // otherwise waits a little so a caller looping on ReadBatch does not spin.
 func (s *Libpcap) retryLocked() {
-	if wait := s.cfg.RetryInterval - time.Since(s.lastTry); wait > 0 {
-		time.Sleep(min(wait, s.cfg.PollTimeout))
+	if !s.cfg.retryDue(&s.lastTry) {
 		return
 	}
-	s.lastTry = time.Now()
 	var h *pcapHandle
 	err := errors.New("no network namespace")
 	open := func() error { h, err = s.open(); return nil }
@@ -262,7 +260,7 @@ func (s *Libpcap) retryLocked() {
 		open()
 	}
 	if err != nil {
-		s.state = fmt.Sprintf("%s: reopen failed: %v (retrying every %s)", s.iface, err, s.cfg.RetryInterval)
+		s.state = s.cfg.reopenFailedState(s.iface, err)
 		return
 	}
 	s.h = h
