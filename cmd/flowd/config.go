@@ -6,8 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -91,12 +92,7 @@ func loadConfig(fs *flag.FlagSet, path string, pcaps *pcapList) error {
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	keys := make([]string, 0, len(doc))
-	for k := range doc {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, key := range keys {
+	for _, key := range slices.Sorted(maps.Keys(doc)) {
 		node := doc[key]
 		where := fmt.Sprintf("config %s:%d: %s", path, node.Line, key)
 		if key == "config" || fs.Lookup(key) == nil {

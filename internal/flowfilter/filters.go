@@ -9,8 +9,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -92,12 +93,7 @@ func flowFilter(v any, i int, aliases bool) (types.FlowFilter, error) {
 	if !ok {
 		return f, cliErrorf("Parameter validation failed:\nInvalid type for parameter %s, value: %s, type: %s, valid types: structure", path, show(v), typeName(v))
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		val := m[k]
 		name := k
 		if aliases {
