@@ -6,7 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,12 +29,7 @@ var netfwOps = map[string]struct {
 }
 
 func operationNames() []string {
-	var names []string
-	for n := range netfwOps {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(netfwOps))
 }
 
 // cmd is one operation's command line being run.
