@@ -2,6 +2,7 @@ package engine
 
 import (
 	"testing"
+	"time"
 )
 
 // TestPacketPathAllocs: decoding, keying, hashing, dispatching and counting a
@@ -70,5 +71,56 @@ func TestPacketPathAllocs(t *testing.T) {
 	step()
 	if a := testing.AllocsPerRun(5, step); a != 0 {
 		t.Errorf("pipeline: %v allocations per pass over %d frames", a, len(frames))
+	}
+}
+
+// discardWindows is a WindowSink that keeps nothing.
+type discardWindows struct{}
+
+func (discardWindows) FlowWindows([]FlowWindow) error { return nil }
+func (discardWindows) Close() error                   { return nil }
+
+// TestWindowPathAllocs: with flow-log windows on, counting packets into
+// their windows and closing windows (every flow reported to the window
+// sinks) allocates nothing once the batches exist.
+func TestWindowPathAllocs(t *testing.T) {
+	c := randomTraffic(t, 5, 4096)
+	frames := framesOf(t, c.buf.Bytes())
+	cfg := Config{}
+	cfg.Table.Window = time.Second
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.AddWindowSink(discardWindows{}); err != nil {
+		t.Fatal(err)
+	}
+	e.windows.start()
+	defer e.windows.stop()
+	w := e.workers[0]
+	w.windows = e.windows.newBatch()
+	w.shard.SetWindowSink(w)
+	s := newSource(e, 0, nil, SourceInfo{Name: "allocs"})
+	s.inline, s.local = true, newRawBatch(0, e.cfg.BatchSize)
+	now := int64(0)
+	reports := 0
+	step := func() {
+		for i := 0; i < len(frames); i += 256 {
+			s.take(frames[i:min(i+256, len(frames))])
+		}
+		// Move the shard's clock a window on: every flow with packets in
+		// the window is reported.
+		now = max(now, w.shard.WindowStart()) + int64(time.Second)
+		reports += len(w.windows)
+		w.shard.Expire(now, 0)
+		reports += len(w.windows)
+		w.flushEnded()
+	}
+	step()
+	if a := testing.AllocsPerRun(5, step); a != 0 {
+		t.Errorf("%v allocations per pass over %d frames", a, len(frames))
+	}
+	if reports == 0 {
+		t.Error("no window was reported")
 	}
 }

@@ -108,6 +108,7 @@ type Engine struct {
 	workers []*worker
 	sources []*source
 	sinks   *sinkRunner
+	windows *windowRunner
 
 	started   atomic.Bool
 	srcWG     sync.WaitGroup
@@ -128,6 +129,7 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{cfg: cfg, srcDone: make(chan struct{})}
 	e.clock.mode = cfg.Clock
 	e.sinks = newSinkRunner(cfg.Workers)
+	e.windows = newWindowRunner(cfg.Workers)
 	e.table, err = flowtable.New(cfg.Table, nil)
 	if err != nil {
 		return nil, err
@@ -173,6 +175,13 @@ func (e *Engine) Start(ctx context.Context) error {
 		return errors.New("engine: started twice")
 	}
 	e.sinks.start()
+	if len(e.windows.sinks) > 0 {
+		e.windows.start()
+		for _, w := range e.workers {
+			w.windows = e.windows.newBatch()
+			w.shard.SetWindowSink(w)
+		}
+	}
 	// One worker fed by one source: the source goroutine updates the shard
 	// itself and no batch crosses goroutines (worker.go, inline mode).
 	inline := len(e.workers) == 1 && len(e.sources) == 1
@@ -262,7 +271,7 @@ func (e *Engine) Stop(reason EndReason) error {
 		}
 		e.cancelSrc()
 		<-e.srcDone
-		if len(e.sinks.sinks) > 0 || reason != ReasonActive {
+		if len(e.sinks.sinks) > 0 || len(e.windows.sinks) > 0 || reason != ReasonActive {
 			e.drain(reason)
 		}
 		for _, w := range e.workers {
@@ -270,6 +279,9 @@ func (e *Engine) Stop(reason EndReason) error {
 		}
 		e.workWG.Wait()
 		err = e.sinks.stop()
+		if len(e.windows.sinks) > 0 {
+			err = errors.Join(err, e.windows.stop())
+		}
 	})
 	if err != nil {
 		return err

@@ -374,7 +374,9 @@ func prepare(d *decode.Packet, p *flowtable.Packet, x *fragInfo, src uint16) {
 		p.TCPFlags = d.TCPFlags
 	}
 	p.ICMPType, p.ICMPCode = 0, 0
-	if (t.Proto == decode.ProtoICMP || t.Proto == decode.ProtoICMPv6) && x.kind != fragLater {
+	// An ICMP error carries its own type and code (the table tells a refusal
+	// from them); an ICMP packet of a flow, the flow's.
+	if p.Kind == flowtable.KindICMPError || (t.Proto == decode.ProtoICMP || t.Proto == decode.ProtoICMPv6) && x.kind != fragLater {
 		p.ICMPType, p.ICMPCode = d.ICMPType, d.ICMPCode
 	}
 	p.Source = src

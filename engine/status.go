@@ -89,8 +89,11 @@ type Status struct {
 	// behind (only with DropWhenSinksBehind); SinkDelivered those they got.
 	SinkDropped   uint64
 	SinkDelivered uint64
-	Clock         int64 // engine clock, Unix ns
-	Workers       int
+	// WindowsDropped counts flow windows the window sinks never saw because
+	// they fell behind (only with DropWhenSinksBehind).
+	WindowsDropped uint64
+	Clock          int64 // engine clock, Unix ns
+	Workers        int
 	// Capacity is the most flows the table holds (Config.Table.MaxFlows,
 	// defaults filled in).
 	Capacity int
@@ -103,7 +106,7 @@ type Status struct {
 // goroutine; the figures are as of each worker's and source's last batch.
 func (e *Engine) Status() Status {
 	st := Status{Clock: e.clock.now(), Workers: len(e.workers), Capacity: e.table.Config().MaxFlows, SinkDropped: e.sinks.dropped.Load(),
-		SinkDelivered: e.sinks.delivered.Load()}
+		SinkDelivered: e.sinks.delivered.Load(), WindowsDropped: e.windows.dropped.Load()}
 	// Done is read before the counts: once it is true, the counts below
 	// are final.
 	select {

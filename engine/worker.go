@@ -46,6 +46,7 @@ type worker struct {
 	inlineDone chan struct{}
 
 	ended   []flowtable.Flow // ended flows waiting for the sinks
+	windows []FlowWindow     // flow windows waiting for the window sinks
 	packets uint64
 
 	mu  sync.Mutex // guards pub
@@ -98,9 +99,23 @@ func (w *worker) FlowActive(f *flowtable.Flow) {
 // while it lasts rather than ended (see Flow.Partial).
 const reasonReport = flowtable.EndReason(255)
 
+// FlowWindow implements flowtable.WindowSink: the flow's part of a window
+// goes to the window sinks.
+func (w *worker) FlowWindow(f *flowtable.Flow, r *flowtable.WindowReport) {
+	w.windows = append(w.windows, FlowWindow{})
+	windowOf(f, r, &w.windows[len(w.windows)-1])
+	if len(w.windows) == cap(w.windows) {
+		w.windows = w.e.windows.send(w.windows, w.e.cfg.DropWhenSinksBehind)
+	}
+}
+
+// flushEnded hands ended flows and flow windows waiting in the worker over.
 func (w *worker) flushEnded() {
 	if len(w.ended) > 0 {
 		w.ended = w.e.sinks.send(w.ended, w.e.cfg.DropWhenSinksBehind)
+	}
+	if len(w.windows) > 0 {
+		w.windows = w.e.windows.send(w.windows, w.e.cfg.DropWhenSinksBehind)
 	}
 }
 

@@ -108,6 +108,13 @@ type Config struct {
 	// from the expiry sweep: how flow exporters report long flows while
 	// they last. Zero: never.
 	ActiveTimeout time.Duration
+	// Window, when set, keeps per-flow counts in windows of this length
+	// aligned to the Unix epoch (whole seconds, at most 18 h), for VPC flow
+	// logs: when a shard's clock leaves a window, every flow that counted a
+	// packet in it is reported to the shard's WindowSink with what it
+	// counted there, and a flow that ends reports its last part window
+	// first. Zero: off, at no cost to the packet path.
+	Window time.Duration
 }
 
 // DefaultMaxFlows is the default bound on flows in a table.
@@ -122,6 +129,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.EmergencyRecovery == 0 {
 		c.EmergencyRecovery = 30
+	}
+	if c.Window < 0 || c.Window%time.Second != 0 || c.Window > 18*time.Hour {
+		return c, fmt.Errorf("flowtable: window %v: want whole seconds from 1s to 18h, or 0 for none", c.Window)
 	}
 	switch {
 	case c.Shards < 0 || c.Shards > 1024:

@@ -66,9 +66,10 @@ const (
 	flagFinTC                 // a FIN went to-client
 	flagReversed              // direction came from a SYN/ACK seen first
 	flagEmergency             // ended while the table was in emergency mode
+	flagRefused               // the responder answered with an ICMP error that refuses the flow
 )
 
-// Flow is one tracked flow: 112 bytes, pointer-free, so a slab of them is
+// Flow is one tracked flow: 128 bytes, pointer-free, so a slab of them is
 // never scanned by the garbage collector. Fields are valid while State is
 // not StateFree; a Flow handed to an EndSink is a copy and stays valid.
 type Flow struct {
@@ -96,7 +97,43 @@ type Flow struct {
 	Reason EndReason
 	// reports counts the active-timeout reports made of the flow (capped).
 	reports uint8
-	_       [2]byte
+	// Win is the flow's part of the current flow-log window (zero when
+	// Config.Window is off).
+	Win Window
+}
+
+// Window is what a flow counted in the current flow-log window beyond its
+// per-direction totals: per direction, the second into the window of its
+// first and last packet, plus one (0: no packet yet), and the OR of its
+// packets' tcp-flags values as VPC flow logs define them (FIN 1, SYN 2,
+// RST 4, and 16 for a packet with SYN and ACK together).
+type Window struct {
+	First, Last [2]uint16
+	Flags       [2]uint8
+}
+
+// Active reports whether the flow counted a packet in the window.
+func (w *Window) Active() bool { return w.First[0]|w.First[1] != 0 }
+
+// WindowTCPFlags maps one packet's TCP flags byte to its tcp-flags value,
+// as Window.Flags ORs them.
+func WindowTCPFlags(raw uint8) uint8 {
+	f := raw & (tcpFin | tcpSyn | tcpRst)
+	if raw&(tcpSyn|tcpAck) == tcpSyn|tcpAck {
+		f |= 16
+	}
+	return f
+}
+
+// Refused reports whether the responder refused the flow: a TCP SYN
+// answered by a RST and no SYN-ACK, or an ICMP destination unreachable
+// (port unreachable or administratively prohibited) sent back about it.
+func (f *Flow) Refused() bool {
+	if f.flags&flagRefused != 0 {
+		return true
+	}
+	return f.Key.Proto == 6 && f.TCPFlags[ToServer]&tcpSyn != 0 &&
+		f.TCPFlags[ToClient]&(tcpRst|tcpSyn) == tcpRst
 }
 
 // FlowSize is the size of a slab entry in bytes.

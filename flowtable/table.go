@@ -7,7 +7,7 @@
 // (the garbage collector never scans it) and an open-addressing index of
 // 8-byte slots (slab position and 32 bits of the hash) probed linearly and
 // kept without tombstones by backward-shift deletion. At the default load
-// bound of 3/4 the index costs 10.7–21 bytes per flow; a Flow is 112 bytes.
+// bound of 3/4 the index costs 10.7–21 bytes per flow; a Flow is 128 bytes.
 //
 // Concurrency: a Shard is written and read by exactly one goroutine, its
 // worker; nothing in it is locked or atomic. Packets reach the right shard by
@@ -148,6 +148,16 @@ type Shard struct {
 
 	sink   EndSink
 	active ActiveSink // the sink, when it takes active-timeout reports
+	window WindowSink // takes window reports (Config.Window)
+	// winNs is Config.Window in ns (0: off); winStart the start of the
+	// shard's current window (Unix ns, 0 before its first packet).
+	winNs, winStart int64
+	// base holds, per slab slot, the flow's counters at its last window
+	// report (allocated only with Config.Window).
+	base []windowBase
+	// report is the WindowReport handed to the sink, reused so that it
+	// does not escape to the heap per call.
+	report WindowReport
 	// activeNs is Config.ActiveTimeout in ns (0: no reports).
 	activeNs int64
 	stats    Stats
@@ -210,7 +220,103 @@ func (s *Shard) init(max int, cfg Config, sink EndSink) {
 	s.timeouts = cfg.Timeouts.table()
 	s.emergency = cfg.EmergencyTimeouts.table()
 	s.activeNs = int64(cfg.ActiveTimeout)
+	s.winNs = int64(cfg.Window)
+	if s.winNs > 0 {
+		s.base = make([]windowBase, max)
+	}
 	s.SetSink(sink)
+}
+
+// windowBase is a flow's counters at its last window report.
+type windowBase struct {
+	pkts    [2]uint32
+	ipBytes [2]uint64
+}
+
+// WindowSink takes the window reports of a table with Config.Window, on the
+// shard's goroutine. f is the table's flow, valid during the call only; r is
+// what it counted in the window.
+type WindowSink interface {
+	FlowWindow(f *Flow, r *WindowReport)
+}
+
+// WindowReport is one flow's part of one window: the packets and IP-layer
+// bytes it counted there per direction (ToServer, ToClient), with f.Win's
+// times and flags. Start is the window's start (Unix ns).
+type WindowReport struct {
+	Start   int64
+	Pkts    [2]uint32
+	IPBytes [2]uint64
+	Win     Window
+}
+
+// SetWindowSink sets the sink of window reports (before the shard is used).
+// It stays in place while SetSink changes the EndSink.
+func (s *Shard) SetWindowSink(w WindowSink) { s.window = w }
+
+// WindowStart returns the start of the shard's current window (Unix ns; 0
+// before its first packet, or without Config.Window).
+func (s *Shard) WindowStart() int64 { return s.winStart }
+
+// closeWindow reports every flow that counted a packet in the current
+// window and moves the shard to the window holding now (Unix ns).
+func (s *Shard) closeWindow(now int64) {
+	if s.winStart != 0 {
+		for i := range s.flows[:s.high] {
+			f := &s.flows[i]
+			if f.State != StateFree && f.Win.Active() {
+				s.reportWindow(f, i)
+			}
+		}
+	}
+	s.winStart = now - now%s.winNs
+}
+
+// reportWindow hands the flow at slab position pos's part of the current
+// window to the WindowSink and starts its next window.
+func (s *Shard) reportWindow(f *Flow, pos int) {
+	b := &s.base[pos]
+	if s.window != nil {
+		r := &s.report
+		*r = WindowReport{Start: s.winStart, Win: f.Win}
+		for d := range 2 {
+			r.Pkts[d] = f.Pkts[d] - b.pkts[d]
+			r.IPBytes[d] = f.IPBytes[d] - b.ipBytes[d]
+		}
+		s.window.FlowWindow(f, r)
+	}
+	b.pkts, b.ipBytes = f.Pkts, f.IPBytes
+	f.Win = Window{}
+}
+
+// countWindow counts p, just accounted to f, in f's window.
+func (s *Shard) countWindow(f *Flow, p *Packet) {
+	dir := 0
+	if p.Reverse {
+		dir = 1
+	}
+	dir ^= f.sourceSide()
+	sec := (p.Time - s.winStart) / 1e9
+	sec = max(0, min(sec, 1<<16-2))
+	at := uint16(sec) + 1
+	w := &f.Win
+	if w.First[dir] == 0 || at < w.First[dir] {
+		w.First[dir] = at
+	}
+	w.Last[dir] = max(w.Last[dir], at)
+	if p.Kind == KindNormal && f.Key.Proto == 6 {
+		w.Flags[dir] |= WindowTCPFlags(p.TCPFlags)
+	}
+}
+
+// refusal reports whether an ICMP error of type typ and code, about a flow
+// of the given family, refuses it: port unreachable or communication
+// administratively prohibited.
+func refusal(family, typ, code uint8) bool {
+	if family == 4 {
+		return typ == 3 && (code == 3 || code == 9 || code == 10 || code == 13)
+	}
+	return typ == 1 && (code == 1 || code == 4)
 }
 
 // SetSink replaces the shard's EndSink (before the shard is used).
@@ -246,10 +352,26 @@ func (s *Shard) Cap() int { return s.max }
 // first and p starts a new flow.
 func (s *Shard) Update(p *Packet) *Flow {
 	p.keyHash()
+	if s.winNs > 0 {
+		return s.updateWindowed(p)
+	}
 	return s.update(p)
 }
 
-// update is Update with p.hash already set.
+// updateWindowed is update with Config.Window: it closes the window when p
+// lies past it and counts p in its flow's window.
+func (s *Shard) updateWindowed(p *Packet) *Flow {
+	if p.Time >= s.winStart+s.winNs {
+		s.closeWindow(p.Time)
+	}
+	f := s.update(p)
+	if f != nil {
+		s.countWindow(f, p)
+	}
+	return f
+}
+
+// update is Update with p.hash already set, without windows.
 func (s *Shard) update(p *Packet) *Flow {
 	tag := uint32(p.hash)
 	i := tag & s.mask
@@ -303,6 +425,12 @@ func (s *Shard) UpdateBatch(pkts []Packet) {
 		s.prefetchIndex(window(j + 2))
 		s.prefetchFlows(window(j + 1))
 		w := window(j)
+		if s.winNs > 0 {
+			for i := range w {
+				s.updateWindowed(&w[i])
+			}
+			continue
+		}
 		for i := range w {
 			s.update(&w[i])
 		}
@@ -420,7 +548,12 @@ func (f *Flow) account(p *Packet) {
 		f.First = p.Time
 	}
 	if p.Kind != KindNormal {
-		return // ICMP errors count, but say nothing of the flow's state
+		// ICMP errors count, but say nothing of the flow's state; one sent
+		// back by the responder's side may refuse the flow.
+		if dir == ToClient && refusal(f.Key.Family, p.ICMPType, p.ICMPCode) {
+			f.flags |= flagRefused
+		}
+		return
 	}
 	f.flags |= flagSeenTS << dir
 	both := f.flags&(flagSeenTS|flagSeenTC) == flagSeenTS|flagSeenTC
@@ -488,11 +621,17 @@ func (s *Shard) endAt(f *Flow, i uint32, reason EndReason) {
 	}
 	s.stats.Ended[reason]++
 	s.stats.Active--
+	pos := uint32(f.pos(s))
+	if s.winNs > 0 {
+		if f.Win.Active() {
+			s.reportWindow(f, int(pos))
+		}
+		s.base[pos] = windowBase{}
+	}
 	if s.sink != nil {
 		s.sink.FlowEnded(f)
 	}
 	s.deleteSlot(i)
-	pos := uint32(f.pos(s))
 	*f = Flow{First: int64(s.free)}
 	s.free = pos + 1
 }
@@ -581,6 +720,9 @@ func (s *Shard) Lookup(k *Key) *Flow {
 // batch, it spreads expiry over time instead of sweeping the whole table at
 // once; a budget of Cap() or more is one full pass.
 func (s *Shard) Expire(now int64, budget int) int {
+	if s.winNs > 0 && s.winStart != 0 && now >= s.winStart+s.winNs {
+		s.closeWindow(now)
+	}
 	ended := 0
 	budget = min(budget, int(s.high)) // one pass at most
 	for ; budget > 0; budget-- {
