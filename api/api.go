@@ -10,8 +10,9 @@
 // does not serve gets UnknownOperationException, as AWS answers.
 //
 // The server sees the engine only through Backend. POST / routes on
-// X-Amz-Target when the header is present, and hands form-encoded requests
-// (the EC2 ec2Query protocol, Action=...) to Config.Query when one is set.
+// X-Amz-Target when the header is present, and serves form-encoded requests
+// (the EC2 ec2Query protocol, Action=...) with NewEC2 over Config.FlowLogs:
+// the VPC flow log actions, XML answers and the EC2 error envelope.
 //
 // With Config.Auth, every POST / must be signed with AWS Signature Version
 // 4 by one of its keys; refusals use the codes and HTTP statuses AWS uses.
@@ -39,6 +40,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flowlog"
 )
 
 // Backend is what the server needs of the engine; *engine.Ops implements it.
@@ -70,8 +72,12 @@ type Config struct {
 	FirewallArn string
 	// MaxBodyBytes bounds request bodies (default DefaultMaxBodyBytes).
 	MaxBodyBytes int64
-	// Query serves POST / requests without X-Amz-Target whose body is a
-	// form (the EC2 ec2Query protocol); nil answers them with an error.
+	// FlowLogs holds the VPC flow log definitions that the EC2 actions
+	// (CreateFlowLogs, DescribeFlowLogs, DeleteFlowLogs) serve; nil answers
+	// them UnsupportedOperation, in the EC2 error envelope.
+	FlowLogs *flowlog.Registry
+	// Query, when set, serves POST / requests without X-Amz-Target whose
+	// body is a form (the EC2 ec2Query protocol) instead of NewEC2(FlowLogs).
 	Query http.Handler
 	// TokenKey signs pagination tokens (default: 32 random bytes, so
 	// tokens do not outlive the process).
@@ -102,7 +108,8 @@ type Server struct {
 	request *prometheus.CounterVec
 	latency *prometheus.HistogramVec
 	limit   limiter
-	regions []string // AuthRegions or their default
+	regions []string     // AuthRegions or their default
+	query   http.Handler // Config.Query or NewEC2(Config.FlowLogs)
 }
 
 // New returns a Server for cfg.
@@ -143,6 +150,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, tokens: tokenSigner{key: cfg.TokenKey}, mux: http.NewServeMux(),
 		api: http.NewServeMux(), metrics: http.NewServeMux(), limit: newLimiter(cfg.Limits.MaxConcurrent), regions: regions}
+	s.query = cfg.Query
+	if s.query == nil {
+		s.query = NewEC2(cfg.FlowLogs)
+	}
 	s.reg = prometheus.NewRegistry()
 	s.request = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "flowd_api_requests_total",
@@ -301,11 +312,7 @@ func (s *Server) root(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if form {
-		if s.cfg.Query != nil {
-			s.cfg.Query.ServeHTTP(w, r)
-			return
-		}
-		writeError(w, http.StatusBadRequest, errInvalid("form-encoded requests (the EC2 query API) are not served by this flowd"))
+		s.query.ServeHTTP(w, r)
 		return
 	}
 	writeError(w, http.StatusBadRequest, errInvalid("X-Amz-Target: the header is missing; want %s<Operation>", targetPrefix))

@@ -63,6 +63,9 @@ func WindowStart(unix int64, interval time.Duration) int64 {
 // Interface is the metadata of one monitored network interface, copied into
 // each of its records, and the addresses that decide flow-direction.
 type Interface struct {
+	// Name is the capture source's name (a pcap file's base name, a live
+	// interface's name): an alias of InterfaceID in ResourceIds.
+	Name            string
 	AccountID       string
 	InterfaceID     string
 	VPCID           string

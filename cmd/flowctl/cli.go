@@ -43,10 +43,10 @@ func writeHelp(w io.Writer, text string, fs *flag.FlagSet) {
 }
 
 // synopsis is an operation's usage line: required flags bare, optional
-// ones in brackets.
-func synopsis(name string, fs *flag.FlagSet, required []string) string {
+// ones in brackets. path is the command, "network-firewall start-flow-capture".
+func synopsis(path string, fs *flag.FlagSet, required []string) string {
 	req := map[string]bool{}
-	parts := []string{"flowctl [global flags] network-firewall " + name}
+	parts := []string{"flowctl [global flags] " + path}
 	for _, r := range required {
 		req[r] = true
 		if f := fs.Lookup(r); f != nil {
@@ -152,7 +152,7 @@ func runOwn(name string, args []string, stdout io.Writer) error {
 }
 
 const exitStatusText = "0: success (-h and --help too).\n" +
-	"network-firewall commands exit as the AWS CLI does, so that scripts written for it work: 252 a bad command line or parameter, 254 the service answered with an error, 255 anything else (no connection...).\n" +
+	"network-firewall and ec2 commands exit as the AWS CLI does, so that scripts written for it work: 252 a bad command line or parameter, 254 the service answered with an error, 255 anything else (no connection...).\n" +
 	"flowctl's own commands (capture, version, completion, man) and a bad top-level command exit as flowd does: 2 a bad command line, 1 a runtime failure (including a capture --wait that ended FAILED)."
 
 // flowctlDoc describes every command from its own flag set.
@@ -179,6 +179,9 @@ func flowctlDoc() *clidoc.Prog {
 	}
 	for _, op := range operationNames() {
 		add("network-firewall "+op, "the "+netfwOps[op].api+" operation", "network-firewall", op)
+	}
+	for _, op := range ec2OperationNames() {
+		add("ec2 "+op, "the EC2 "+ec2Ops[op].api+" operation", "ec2", op)
 	}
 	add("capture", "start a flow capture and print its flows", "capture")
 	add("version", "print the version, commit and Go version", "version")

@@ -17,6 +17,9 @@ func TestHelpOnStdout(t *testing.T) {
 	for _, op := range operationNames() {
 		cases = append(cases, []string{"network-firewall", op, "-h"}, []string{"network-firewall", op, "--help"})
 	}
+	for _, op := range ec2OperationNames() {
+		cases = append(cases, []string{"ec2", op, "-h"}, []string{"ec2", op, "--help"})
+	}
 	for _, args := range cases {
 		code, out, errs := flowctl(t, args...)
 		if code != 0 || !strings.Contains(out, "Usage") || errs != "" {
@@ -75,6 +78,10 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"network-firewall", "start-flow-capture", "--bogus"}, exitUsage},
 		{[]string{"network-firewall", "describe-flow-operation"}, exitUsage},
 		{[]string{"--endpoint-url", dead, "network-firewall", "list-flow-operations"}, exitOther},
+		{[]string{"ec2"}, exitUsage},
+		{[]string{"ec2", "frobnicate"}, exitUsage},
+		{[]string{"ec2", "delete-flow-logs", "--bogus"}, exitUsage},
+		{[]string{"--endpoint-url", dead, "ec2", "describe-flow-logs"}, exitOther},
 	} {
 		code, _, errs := flowctl(t, c.args...)
 		if code != c.code {
@@ -105,6 +112,9 @@ func TestCompletionAndManCoverEveryFlag(t *testing.T) {
 	paths := []string{"capture"}
 	for _, op := range operationNames() {
 		paths = append(paths, "network-firewall "+op)
+	}
+	for _, op := range ec2OperationNames() {
+		paths = append(paths, "ec2 "+op)
 	}
 	total := 0
 	for _, path := range paths {

@@ -1,5 +1,5 @@
 // Command flowctl is a client for flowd's AWS APIs, built on the official
-// aws-sdk-go-v2 clients. Its network-firewall commands mirror the AWS CLI's
+// aws-sdk-go-v2 clients. Its network-firewall and ec2 commands mirror the AWS CLI's
 // (same names, flags, shorthand and JSON syntax, auto-pagination, output
 // formats), so that what works against flowd works against AWS and back;
 // flowctl capture is a shortcut for a person at a terminal.
@@ -33,6 +33,9 @@ Usage:
   flowctl [global flags] network-firewall describe-flow-operation --flow-operation-id ID [--firewall-arn ARN]
   flowctl [global flags] network-firewall list-flow-operations [--flow-operation-type T] [--firewall-arn ARN]
   flowctl [global flags] network-firewall list-flow-operation-results --flow-operation-id ID [--firewall-arn ARN]
+  flowctl [global flags] ec2 create-flow-logs --resource-type T --resource-ids ID... [--traffic-type T] [flags]
+  flowctl [global flags] ec2 describe-flow-logs [--flow-log-ids ID...] [--filter FILTER...] [flags]
+  flowctl [global flags] ec2 delete-flow-logs --flow-log-ids ID...
   flowctl [global flags] capture [--filter FILTER]... [--min-age N] [--wait]
   flowctl version | --version
   flowctl completion bash|zsh|fish
@@ -48,14 +51,20 @@ Global flags (also accepted after the command):
                        (without it, or AWS_ACCESS_KEY_ID / AWS_PROFILE in the
                        environment, flowctl signs with dummy credentials)
 
-FILTER is one FlowFilter in the AWS CLI shorthand syntax, or JSON, or
+A network-firewall FILTER is one FlowFilter in the AWS CLI shorthand syntax, or JSON, or
 file://PATH:
   SourceAddress={AddressDefinition=10.0.0.0/8},DestinationPort=443,Protocols=6,17
   '[{"DestinationAddress":{"AddressDefinition":"2001:db8::/32"}}]'
 
-Run 'flowctl network-firewall OPERATION -h' for an operation's flags.
+An ec2 FILTER is Name=NAME,Values=V1,V2 or JSON; --destination-options and
+--tag-specifications take the AWS CLI shorthand or JSON too:
+  --destination-options FileFormat=parquet,HiveCompatiblePartitions=true
+  --tag-specifications 'ResourceType=vpc-flow-log,Tags=[{Key=team,Value=net}]'
 
-Exit status: network-firewall commands exit as the AWS CLI does (0
+Run 'flowctl network-firewall OPERATION -h' or 'flowctl ec2 OPERATION -h'
+for an operation's flags.
+
+Exit status: network-firewall and ec2 commands exit as the AWS CLI does (0
 success, 252 bad command line or parameters, 254 the service answered with
 an error, 255 anything else, such as no connection). flowctl's own commands
 (capture, version, completion, man) exit as flowd does: 0 success, 1 a
@@ -63,7 +72,7 @@ failure (a capture --wait that ended FAILED, no connection...), 2 a bad
 command line.
 `
 
-// Exit codes. network-firewall commands use the AWS CLI's (252, 254,
+// Exit codes. network-firewall and ec2 commands use the AWS CLI's (252, 254,
 // 255); flowctl's own commands use flowd's (1, 2).
 const (
 	exitOK       = 0
@@ -179,9 +188,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return exitOwnUsage
 	}
-	// network-firewall commands mirror the AWS CLI, exit codes included;
-	// flowctl's own commands exit as flowd does.
-	aws := rest[0] == "network-firewall"
+	// network-firewall and ec2 commands mirror the AWS CLI, exit codes
+	// included; flowctl's own commands exit as flowd does.
+	aws := rest[0] == "network-firewall" || rest[0] == "ec2"
 	var err error
 	switch rest[0] {
 	case "network-firewall":
@@ -190,12 +199,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			break
 		}
 		err = runNetworkFirewall(ctx, &g, rest[1], rest[2:], stdout, stderr)
+	case "ec2":
+		if len(rest) < 2 {
+			err = usageError("ec2: an operation is required: " + strings.Join(ec2OperationNames(), ", "))
+			break
+		}
+		err = runEC2(ctx, &g, rest[1], rest[2:], stdout)
 	case "capture":
 		err = runCapture(ctx, &g, rest[1:], stdout, stderr)
 	case "version", "completion", "man":
 		err = runOwn(rest[0], rest[1:], stdout)
 	default:
-		err = ownUsageError(fmt.Sprintf("unknown command %q: want network-firewall, capture, version, completion or man", rest[0]))
+		err = ownUsageError(fmt.Sprintf("unknown command %q: want network-firewall, ec2, capture, version, completion or man", rest[0]))
 	}
 	if err == nil || errors.Is(err, flag.ErrHelp) || errors.Is(err, errDescribed) {
 		return exitOK
@@ -204,10 +219,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case !aws && !slices.Contains([]string{"capture", "version", "completion", "man"}, cmdName):
 		cmdName = ""
-	case aws && len(rest) > 1 && netfwOps[rest[1]].api == "":
-		cmdName = "network-firewall"
+	case aws && len(rest) > 1 && netfwOps[rest[1]].api == "" && ec2Ops[rest[1]].api == "":
+		cmdName = rest[0]
 	}
-	if aws && len(rest) > 1 && cmdName != "network-firewall" {
+	if aws && len(rest) > 1 && cmdName != rest[0] {
 		cmdName += " " + rest[1]
 	}
 	var ue usageError
@@ -243,8 +258,28 @@ func (e ownUsageError) Error() string { return string(e) }
 
 // client builds the Network Firewall client for g.
 func (g *globals) client(ctx context.Context) (*nfw.Client, error) {
+	cfg, endpoint, err := g.awsConfig(ctx, "AWS_ENDPOINT_URL_NETWORK_FIREWALL")
+	if err != nil {
+		return nil, err
+	}
+	return nfw.NewFromConfig(cfg, func(o *nfw.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+		o.Retryer = retryer()
+	}), nil
+}
+
+// retryer is the SDK's standard retries, with backoff capped at a second:
+// a local flowd answers in milliseconds or not at all.
+func retryer() aws.Retryer {
+	return retry.AddWithMaxBackoffDelay(retry.NewStandard(), time.Second)
+}
+
+// awsConfig loads the SDK config of g and returns it with the endpoint: the
+// --endpoint-url flag, else the service's own endpoint variable
+// (endpointEnv), else $AWS_ENDPOINT_URL, else flowd's default.
+func (g *globals) awsConfig(ctx context.Context, endpointEnv string) (aws.Config, string, error) {
 	region := firstOf(g.region, os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), "us-east-1")
-	endpoint := firstOf(g.endpoint, os.Getenv("AWS_ENDPOINT_URL_NETWORK_FIREWALL"), os.Getenv("AWS_ENDPOINT_URL"), defaultEndpoint)
+	endpoint := firstOf(g.endpoint, os.Getenv(endpointEnv), os.Getenv("AWS_ENDPOINT_URL"), defaultEndpoint)
 	opts := []func(*config.LoadOptions) error{config.WithRegion(region)}
 	if g.profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(g.profile))
@@ -254,15 +289,7 @@ func (g *globals) client(ctx context.Context) (*nfw.Client, error) {
 		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("flowctl", "flowctl", "")))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return nfw.NewFromConfig(cfg, func(o *nfw.Options) {
-		o.BaseEndpoint = aws.String(endpoint)
-		// The SDK's standard retries, with backoff capped at a second: a
-		// local flowd answers in milliseconds or not at all.
-		o.Retryer = retry.AddWithMaxBackoffDelay(retry.NewStandard(), time.Second)
-	}), nil
+	return cfg, endpoint, err
 }
 
 func firstOf(vs ...string) string {

@@ -157,7 +157,7 @@ func (c *cmd) pageFlags() {
 // parse parses the command line and connects.
 func (c *cmd) parse(ctx context.Context, args []string, required ...string) error {
 	text := fmt.Sprintf("Usage: %s\n\nCalls the Network Firewall %s operation, as 'aws network-firewall %s' does.\n",
-		synopsis(c.name, c.fs, required), c.api, c.name)
+		synopsis("network-firewall "+c.name, c.fs, required), c.api, c.name)
 	if describing != nil {
 		describing(c.fs, text)
 		return errDescribed
