@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin
 FUZZTIME ?= 30s
 # Packages with goroutines crossing each other: run under the race detector.
-RACE_PKGS := ./engine/... ./flowtable/... ./api/... ./capture/... ./filter/... ./internal/output/... ./internal/ipfix/...
+RACE_PKGS := ./engine/... ./flowtable/... ./api/... ./capture/... ./filter/... ./internal/output/... ./internal/ipfix/... ./internal/flowlogs/... ./internal/s3store/...
 
 .PHONY: help build demo test test-short bench bench-quick fuzz lint deps clean man
 
@@ -20,6 +20,7 @@ help:
 
 deps:
 	@scripts/deps.sh
+	@scripts/install-minio.sh
 
 build:
 	@scripts/deps.sh --quiet demo

@@ -37,7 +37,9 @@ import (
 	"github.com/flowd/flowd/decode"
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/filter"
+	"github.com/flowd/flowd/flowlog"
 	"github.com/flowd/flowd/flowtable"
+	"github.com/flowd/flowd/internal/flowlogs"
 	"github.com/flowd/flowd/internal/ipfix"
 	"github.com/flowd/flowd/internal/output"
 )
@@ -182,6 +184,11 @@ type Output struct {
 	IPFIXCPU           float64 `json:"ipfix_x_none_cpu"`
 	IPFIXRecords       uint64  `json:"ipfix_records"`
 	IPFIXRecordsPerSec float64 `json:"ipfix_records_per_s"`
+	// VPC flow logs, gzip text with 60 s windows, to a temporary S3 tree:
+	// the replay's cost over none, and the records written.
+	FlowLog        float64 `json:"flowlog_x_none"`
+	FlowLogCPU     float64 `json:"flowlog_x_none_cpu"`
+	FlowLogRecords uint64  `json:"flowlog_records"`
 }
 
 // Phase is one measured phase: medians over the runs.
@@ -268,6 +275,9 @@ const (
 	// socket on loopback that reads and discards, and ends when the
 	// exporter has sent everything: the cost of export, and its rate.
 	PhaseReplayIPFIX = "replay-ipfix"
+	// PhaseReplayFlowLog writes VPC flow logs (default format, gzip text,
+	// 60 s windows) to an S3 tree in a temporary directory.
+	PhaseReplayFlowLog = "replay-flowlog"
 )
 
 // Phase returns the phase with this name and worker count, or nil.
@@ -434,6 +444,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				o.IPFIXRecordsPerSec = float64(h.exported) / (p.WallNs / 1e9)
 			}
 		}
+		if p := rep.Phase(PhaseReplayFlowLog, cfg.Workers[0]); p != nil {
+			o.FlowLog, o.FlowLogCPU = p.WallNs/none.WallNs, p.CPUNs/none.CPUNs
+			o.FlowLogRecords = h.flowLogRecords
+		}
 		rep.Output = o
 	}
 	h.finishScans(rep)
@@ -474,6 +488,9 @@ type harness struct {
 	cfg  *Config
 	br   *bytes.Reader
 	file *capture.File
+	// flowLogRecords is the flow log records the last replay-flowlog run
+	// wrote.
+	flowLogRecords uint64
 	// exported is the IPFIX data records the last replay-ipfix run sent.
 	exported uint64
 	frames   []capture.Frame
@@ -583,24 +600,62 @@ var replayPhases = []struct {
 	name   string
 	format output.Format
 }{{PhaseReplayNone, output.FormatNone}, {PhaseReplayCSV, output.FormatCSV}, {PhaseReplayEVE, output.FormatEVE},
-	{PhaseReplayIPFIX, formatIPFIX}}
+	{PhaseReplayIPFIX, formatIPFIX}, {PhaseReplayFlowLog, formatFlowLog}}
 
 // formatIPFIX stands for IPFIX export among the replay phases' formats.
 const formatIPFIX output.Format = "ipfix"
+
+// formatFlowLog stands for VPC flow logs among the replay phases' formats.
+const formatFlowLog output.Format = "flowlog"
 
 // replay runs the capture through a fresh engine with w workers as `flowd
 // replay --format format -o FILE` does, from Start until the engine has
 // stopped and the flows are written to a temporary file.
 func (h *harness) replay(ctx context.Context, w int, format output.Format) (Sample, error) {
-	e, err := newEngine(h.cfg.Pcap, h.cfg.Name, engine.Config{
-		Workers: w, BatchSize: h.cfg.BatchSize, Table: flowtable.Config{MaxFlows: h.tableSize(w)}})
+	tcfg := flowtable.Config{MaxFlows: h.tableSize(w)}
+	if format == formatFlowLog {
+		tcfg.Window = time.Minute
+	}
+	e, err := newEngine(h.cfg.Pcap, h.cfg.Name, engine.Config{Workers: w, BatchSize: h.cfg.BatchSize, Table: tcfg})
 	if err != nil {
 		return Sample{}, err
 	}
 	var path string
 	var export *output.ExportSink
+	var flowLog *flowlogs.Sink
 	switch format {
 	case output.FormatNone:
+	case formatFlowLog:
+		dir, err := os.MkdirTemp("", "flowd-bench-flowlog-")
+		if err != nil {
+			e.Stop(engine.ReasonActive)
+			return Sample{}, fmt.Errorf("bench: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		d := flowlog.Definition{ResourceType: flowlog.ResourceNetworkInterface, ResourceIds: []string{"eni-0"},
+			TrafficType: flowlog.TrafficAll, LogDestinationType: flowlog.DestinationS3,
+			LogDestination: "arn:aws:s3:::bench", MaxAggregationInterval: 60}
+		set, err := d.Settings()
+		if err != nil {
+			e.Stop(engine.ReasonActive)
+			return Sample{}, fmt.Errorf("bench: %w", err)
+		}
+		flowLog, err = flowlogs.New(flowlogs.Config{
+			Interfaces: []flowlog.Interface{{Name: h.cfg.Name, AccountID: "123456789012", InterfaceID: "eni-0",
+				Region: "us-east-1"}},
+			Window: time.Minute, S3: flowlog.DirStore{Root: dir},
+			Logs: func() ([]flowlogs.Log, uint64) {
+				return []flowlogs.Log{{ID: "fl-bench", Settings: set, Interfaces: []int{0}}}, 1
+			},
+		})
+		if err != nil {
+			e.Stop(engine.ReasonActive)
+			return Sample{}, fmt.Errorf("bench: %w", err)
+		}
+		if err := e.AddWindowSink(flowLog); err != nil {
+			e.Stop(engine.ReasonActive)
+			return Sample{}, fmt.Errorf("bench: %w", err)
+		}
 	case formatIPFIX:
 		ln, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {
@@ -657,6 +712,9 @@ func (h *harness) replay(ctx context.Context, w int, format output.Format) (Samp
 	smp := m.stop()
 	if export != nil {
 		h.exported = export.Stats().DataRecords
+	}
+	if flowLog != nil {
+		h.flowLogRecords = flowLog.Stats().Records
 	}
 	return smp, nil
 }

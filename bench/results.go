@@ -373,7 +373,12 @@ func targetRow(id string, run *RunSet) [3]string {
 		for _, n := range names {
 			fig = append(fig, goBenchCell(run.GoBench, n))
 		}
-		return [3]string{strings.Join(fig, "; "), "", "see figures"}
+		same := ""
+		if l := latestReport(run); l != nil && l.Output != nil && l.Output.FlowLogRecords > 0 {
+			same = fmt.Sprintf("replay writing flow logs (gzip text, 60 s windows): %.2f× (cpu %.2f×) one writing nothing, %d records",
+				l.Output.FlowLog, l.Output.FlowLogCPU, l.Output.FlowLogRecords)
+		}
+		return [3]string{strings.Join(fig, "; "), same, "see figures"}
 	case "P9":
 		return [3]string{"not built yet (no live capture harness)", "", "—"}
 	}

@@ -43,6 +43,10 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(ew, "export: IPFIX to loopback, unpaced: %.2f× (cpu %.2f×) the replay, %d records, %s records/s\n",
 				o.IPFIX, o.IPFIXCPU, o.IPFIXRecords, SI(o.IPFIXRecordsPerSec, ""))
 		}
+		if o.FlowLogRecords > 0 {
+			fmt.Fprintf(ew, "flow logs: gzip text, 60 s windows: %.2f× (cpu %.2f×) the replay, %d records\n",
+				o.FlowLog, o.FlowLogCPU, o.FlowLogRecords)
+		}
 	}
 	if m := r.Memory; m != nil {
 		fmt.Fprintf(ew, "memory: %d flows in a table of %d: %s heap, %.1f B/flow (slab entry %d B); map twin %.1f B/flow\n",

@@ -25,9 +25,10 @@ const benchUsage = `Usage: flowd bench [flags]
 Measures flowd on this machine, in one process and one run, over the same
 capture held in memory: the bare record walk (the I/O floor), decode only,
 decode + table update through the engine with each -workers count, and a
-map[Key]*Flow twin (one goroutine); whole replays writing nothing, csv and
-EVE (the cost of output, target P1o); then the table's bytes per flow, flow
-churn (many short flows through a small table), a scan with compiled
+map[Key]*Flow twin (one goroutine); whole replays writing nothing, csv,
+EVE (the cost of output, target P1o), IPFIX and VPC flow logs; then the
+table's bytes per flow, flow churn (many short flows through a small
+table), a scan with compiled
 filters and a StartFlowCapture. Each figure is the median of -n runs. The
 capture is generated (see 'flowd gen') unless -in names a file.
 

@@ -34,8 +34,8 @@ func TestBenchJSON(t *testing.T) {
 	if rep.Version != bench.ReportVersion || rep.Input.Frames == 0 || rep.Input.Gen == nil || rep.Input.Gen.Flows != 300 {
 		t.Errorf("report input %+v", rep.Input)
 	}
-	if len(rep.Phases) != 9 || rep.Phase(bench.PhaseEngine, 2) == nil || rep.Phase(bench.PhaseReplayEVE, 1) == nil ||
-		rep.Output == nil || rep.Output.CSV <= 0 || rep.Output.IPFIXRecords == 0 || rep.Churn == nil || rep.Scan == nil {
+	if len(rep.Phases) != 10 || rep.Phase(bench.PhaseEngine, 2) == nil || rep.Phase(bench.PhaseReplayEVE, 1) == nil ||
+		rep.Output == nil || rep.Output.CSV <= 0 || rep.Output.IPFIXRecords == 0 || rep.Output.FlowLogRecords == 0 || rep.Churn == nil || rep.Scan == nil {
 		t.Errorf("report phases %+v churn %+v scan %+v", rep.Phases, rep.Churn, rep.Scan)
 	}
 	if stderr.Len() != 0 {

@@ -88,7 +88,7 @@ func TestHelpOnStdout(t *testing.T) {
 	out, _, _ := runBin(t, nil, "replay", "-h")
 	// The groups, common ones first.
 	last := -1
-	for _, g := range []string{groupInput, groupOutput, groupSelect, groupTable, groupEmergency, groupExport, groupAdvanced} {
+	for _, g := range []string{groupInput, groupOutput, groupSelect, groupTable, groupEmergency, groupExport, groupFlowLogs, groupAdvanced} {
 		i := strings.Index(out, "\n\n"+g+":\n")
 		if i < 0 || i < last {
 			t.Errorf("replay -h: group %q missing or out of order", g)

@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/flowd/flowd/flowlog"
 )
 
 // A config file is YAML whose keys are the command's flag names (without
@@ -30,6 +33,14 @@ import (
 //	    availability-zone: us-east-1b
 //	    vpc-endpoint-id: vpce-0b
 //	    vpc-endpoint-association-arn: arn:aws:network-firewall:...:vpc-endpoint-association/x
+//	    interface-id: eni-0123456789abcdef0   # the VPC flow log resource
+//	    subnet-id: subnet-0123456789abcdef0   # (each unset key takes the
+//	    vpc-id: vpc-0123456789abcdef0         # default of a source without
+//	    instance-id: i-0123456789abcdef0      # config: one VPC, one subnet,
+//	    account-id: "123456789012"            # an eni id made from the name)
+//	    region: us-east-1
+//	    az-id: use1-az1
+//	    local-addresses: [10.0.0.5, 2001:db8::5]   # decide flow-direction
 
 // pcapSpec is one --pcap source, with the endpoint it belongs to when the
 // config file places it (empty fields: the command's defaults).
@@ -38,6 +49,49 @@ type pcapSpec struct {
 	AvailabilityZone string
 	VpcEndpointID    string
 	AssociationArn   string
+	Iface            ifaceSpec // the flow log interface's metadata
+}
+
+// ifaceSpec is what a config file says of a source's network interface, for
+// VPC flow logs; empty fields take the defaults.
+type ifaceSpec struct {
+	InterfaceID    string   `yaml:"interface-id"`
+	SubnetID       string   `yaml:"subnet-id"`
+	VPCID          string   `yaml:"vpc-id"`
+	InstanceID     string   `yaml:"instance-id"`
+	AccountID      string   `yaml:"account-id"`
+	Region         string   `yaml:"region"`
+	AZID           string   `yaml:"az-id"`
+	LocalAddresses []string `yaml:"local-addresses"`
+}
+
+// ifaceKeys are the ifaceSpec keys of a pcap mapping.
+var ifaceKeys = []string{"interface-id", "subnet-id", "vpc-id", "instance-id", "account-id", "region", "az-id", "local-addresses"}
+
+// flowLogInterface is the flow log interface of the source named name: the
+// defaults with what the config set.
+func (s ifaceSpec) flowLogInterface(name string) (flowlog.Interface, error) {
+	in := flowlog.DefaultInterface(name)
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&in.InterfaceID, s.InterfaceID)
+	set(&in.SubnetID, s.SubnetID)
+	set(&in.VPCID, s.VPCID)
+	set(&in.InstanceID, s.InstanceID)
+	set(&in.AccountID, s.AccountID)
+	set(&in.Region, s.Region)
+	set(&in.AZID, s.AZID)
+	for _, a := range s.LocalAddresses {
+		ip, err := netip.ParseAddr(a)
+		if err != nil {
+			return in, fmt.Errorf("source %s: local-addresses: %q is not an IP address", name, a)
+		}
+		in.Local = append(in.Local, ip)
+	}
+	return in, nil
 }
 
 // parsePcapArg reads FILE or NAME=FILE. A file whose own name holds an =
@@ -142,18 +196,19 @@ func decodePcaps(node *yaml.Node, pcaps *pcapList) error {
 				AvailabilityZone string `yaml:"availability-zone"`
 				VpcEndpointID    string `yaml:"vpc-endpoint-id"`
 				AssociationArn   string `yaml:"vpc-endpoint-association-arn"`
+				ifaceSpec        `yaml:",inline"`
 			}
 			if err := it.Decode(&m); err != nil {
 				return fmt.Errorf("item %d: %w", i, err)
 			}
-			if err := checkKeys(it, "file", "name", "availability-zone", "vpc-endpoint-id", "vpc-endpoint-association-arn"); err != nil {
+			if err := checkKeys(it, append([]string{"file", "name", "availability-zone", "vpc-endpoint-id", "vpc-endpoint-association-arn"}, ifaceKeys...)...); err != nil {
 				return fmt.Errorf("item %d: %w", i, err)
 			}
 			if m.File == "" {
 				return fmt.Errorf("item %d: no file", i)
 			}
 			*pcaps = append(*pcaps, pcapSpec{Name: m.Name, Path: m.File, AvailabilityZone: m.AvailabilityZone,
-				VpcEndpointID: m.VpcEndpointID, AssociationArn: m.AssociationArn})
+				VpcEndpointID: m.VpcEndpointID, AssociationArn: m.AssociationArn, Iface: m.ifaceSpec})
 		default:
 			return fmt.Errorf("item %d: want a file name or a mapping", i)
 		}

@@ -22,6 +22,7 @@ const (
 	groupEmergency = "Emergency (table full) timeouts"
 	groupLive      = "Live capture"
 	groupExport    = "Export (IPFIX, NetFlow v9)"
+	groupFlowLogs  = "VPC flow logs"
 	groupAPI       = "API"
 	groupAdvanced  = "Advanced"
 )

@@ -67,6 +67,7 @@ type replayOpts struct {
 	vf       eveFlags
 	ef       engineFlags
 	xf       exportFlags
+	fl       flowLogFlags
 }
 
 // newReplayFlags declares replay's flags into o.
@@ -87,6 +88,7 @@ func newReplayFlags(o *replayOpts) *cmdFlags {
 	o.sel.register(fs)
 	o.ef.register(fs)
 	o.xf.register(fs)
+	o.fl.register(fs)
 	fs.section(groupAdvanced)
 	fs.IntVar(&o.sortMem, "sort-memory", output.DefaultMemoryBytes>>20, "MiB of formatted flows --order start holds before it spills sorted runs to temporary files ($TMPDIR)")
 	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a Go CPU profile of the replay to this `file` (read it with go tool pprof)")
@@ -135,6 +137,10 @@ func runReplay(args []string) error {
 	if cfg.Table.ActiveTimeout, err = o.xf.activeTimeout(); err != nil {
 		return err
 	}
+	if o.fl.interval != 60 && o.fl.interval != 600 {
+		return usagef("--flow-log-interval %d: want 60 or 600 (seconds)", o.fl.interval)
+	}
+	cfg.Table.Window = o.fl.window()
 	e, err := engine.New(cfg)
 	if err != nil {
 		return err
@@ -226,6 +232,15 @@ func runReplay(args []string) error {
 	if err != nil {
 		return err
 	}
+	flowLog, err := o.fl.open(e, infos, func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "flowd: "+format+"\n", args...)
+	})
+	if err != nil {
+		for _, x := range exports {
+			x.sink.Close()
+		}
+		return err
+	}
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -276,6 +291,7 @@ func runReplay(args []string) error {
 			selSink.printSummary(os.Stderr)
 		}
 		printExports(os.Stderr, exports)
+		printFlowLogSummary(os.Stderr, flowLog, o.fl.dir)
 	}
 	unusableErr := checkUsable(os.Stderr, st, watched)
 	warnClockGaps(os.Stderr, st, watched, o.ef.longestTimeout())

@@ -16,6 +16,7 @@ import (
 
 	"github.com/flowd/flowd/api"
 	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flowlog"
 	"github.com/flowd/flowd/internal/output"
 )
 
@@ -72,6 +73,7 @@ type serveOpts struct {
 	ef        engineFlags
 	xf        exportFlags
 	lf        liveFlags
+	fl        serveFlowLogFlags
 }
 
 // newServeFlags declares serve's flags into o.
@@ -99,6 +101,7 @@ func newServeFlags(o *serveOpts) *cmdFlags {
 	o.vf.register(fs)
 	o.ef.register(fs)
 	o.xf.register(fs)
+	o.fl.register(fs)
 	return fs
 }
 
@@ -199,6 +202,7 @@ func serve(o serveOpts) error {
 	if cfg.Table.ActiveTimeout, err = o.xf.activeTimeout(); err != nil {
 		return err
 	}
+	cfg.Table.Window = o.fl.window()
 	if len(o.lf.ifaces) > 0 {
 		if len(o.pcaps) > 0 {
 			return fmt.Errorf("%w: --pcap and --iface together: a file's packet times and an interface's wall clock make no one engine clock; run one flowd serve for each", errLiveUsage)
@@ -219,6 +223,11 @@ func serve(o serveOpts) error {
 	if err != nil {
 		return err
 	}
+	// Each source is a network interface for VPC flow logs.
+	var ifaces []flowlog.Interface
+	for _, info := range infos {
+		ifaces = append(ifaces, flowlog.DefaultInterface(info.Name))
+	}
 	for _, p := range o.pcaps {
 		info := engine.SourceInfo{AvailabilityZone: cmp.Or(p.AvailabilityZone, o.az),
 			VpcEndpointID: cmp.Or(p.VpcEndpointID, o.vpce), AssociationArn: p.AssociationArn}
@@ -227,6 +236,16 @@ func serve(o serveOpts) error {
 			return err
 		}
 		infos = append(infos, info)
+		in, err := p.Iface.flowLogInterface(info.Name)
+		if err != nil {
+			return err
+		}
+		ifaces = append(ifaces, in)
+	}
+	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "flowd serve: "+format+"\n", args...) }
+	fls, err := o.fl.open(e, ifaces, logf)
+	if err != nil {
+		return err
 	}
 	// The default endpoint exists even with no source behind it.
 	endpoints := []engine.Endpoint{{AvailabilityZone: o.az, VpcEndpointID: o.vpce}}
@@ -253,7 +272,8 @@ func serve(o serveOpts) error {
 	if err != nil {
 		return err
 	}
-	srv, err := api.New(api.Config{Backend: ops, FirewallArn: o.arn, Retention: o.retention, Auth: creds, AuthRegions: regions})
+	srv, err := api.New(api.Config{Backend: ops, FirewallArn: o.arn, Retention: o.retention, Auth: creds, AuthRegions: regions,
+		FlowLogs: fls.reg})
 	if err != nil {
 		return err
 	}
@@ -287,6 +307,7 @@ func serve(o serveOpts) error {
 	if err := e.Start(context.Background()); err != nil {
 		return err
 	}
+	fls.run(e, logf)
 	// A damaged source is said once, when the sources are done or at the
 	// stop; serving goes on, and a signal still ends flowd with status 0.
 	var sayOnce sync.Once
@@ -317,8 +338,16 @@ func serve(o serveOpts) error {
 	defer cancel()
 	hs.Shutdown(shut)
 	ops.Close()
+	fls.stopClock()
 	stopErr := e.Stop(engine.ReasonShutdown)
 	printExports(os.Stderr, exports)
+	upload, cancelUpload := context.WithTimeout(context.Background(), o.fl.uploadWait)
+	defer cancelUpload()
+	if err := fls.close(upload); err != nil {
+		// Not lost: spooled objects go up at the next start.
+		logf("%v", err)
+	}
+	fls.printSummary(os.Stderr)
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
 	}

@@ -1,0 +1,568 @@
+// Package flowlogs turns the engine's flow windows into VPC flow log records
+// and delivers them: the engine.WindowSink that connects package engine to
+// package flowlog.
+//
+// The engine reports, for every flow that counted a packet in a window of
+// its clock (flowtable.Config.Window), what it counted there per direction.
+// Sink makes each direction a record of the interface the flow was seen on
+// (the capture source of its first packet), keeps those a flow log's
+// TrafficType wants, and writes them to the log's destination when the
+// interval ends. Records are summed per direction of a 5-tuple over the
+// log's aggregation interval, as AWS aggregates: a 600 s log over the
+// engine's 60 s windows, or flows that reuse a tuple, give one record.
+//
+// Per interface and interval, a log with no record writes NODATA, and one in
+// which records were lost before the sink (the engine dropped windows, or a
+// capture dropped packets) writes SKIPDATA, as AWS does. An interval is
+// finished once the windows reported have moved one engine window past its
+// end (shards close windows independently, a little apart) or at Close.
+//
+// Only flows seen outside any tunnel (depth 0) are recorded: they are what
+// crossed the interface; flows decoded inside tunnels are not the
+// interface's own traffic.
+package flowlogs
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flowlog"
+)
+
+// Log is one flow log to deliver.
+type Log struct {
+	ID       string
+	Settings flowlog.Settings
+	// Interfaces are indexes into Config.Interfaces: the interfaces the log
+	// records.
+	Interfaces []int
+	// Since: windows that start before this (Unix seconds) are not recorded;
+	// a flow log records traffic seen after it was created. 0: all.
+	Since int64
+}
+
+// Config sets up a Sink.
+type Config struct {
+	// Interfaces are the monitored interfaces, indexed by engine source id.
+	Interfaces []flowlog.Interface
+	// Window is the engine's window (flowtable.Config.Window); every log's
+	// interval must be a multiple of it.
+	Window time.Duration
+	// S3 is where s3 destinations write (flowlog.DirStore for --s3-dir, or a
+	// real S3 client); nil refuses s3 logs.
+	S3 flowlog.ObjectStore
+	// LogsDir and FirehoseDir hold the cloud-watch-logs and
+	// kinesis-data-firehose destinations; empty refuses those logs.
+	LogsDir, FirehoseDir string
+	// Logs returns the flow logs and a number that changes whenever they
+	// do; the sink calls it once per batch and re-reads the logs on change.
+	Logs func() ([]Log, uint64)
+	// Skipped, when set, returns a count that grows whenever records are lost
+	// before the sink; the intervals in which it grows get SKIPDATA.
+	Skipped func() uint64
+	// Logf reports delivery errors (they also count in Stats).
+	Logf func(format string, args ...any)
+}
+
+// Stats counts a sink's work.
+type Stats struct {
+	Records  uint64 // OK records written
+	NoData   uint64 // NODATA records written
+	SkipData uint64 // SKIPDATA records written
+	Errors   uint64 // records a destination refused
+}
+
+// Sink is an engine.WindowSink writing flow logs. Its methods run on the
+// engine's window goroutine; Stats is safe from any goroutine.
+type Sink struct {
+	mu       sync.Mutex // FlowWindows, Advance and Close may come from different goroutines
+	cfg      Config
+	windowS  int64 // the engine window, seconds
+	version  uint64
+	loaded   bool
+	logs     map[string]*logState
+	latest   int64 // start of the latest window reported, Unix s (0: none)
+	skipped  uint64
+	logsW    *flowlog.LogsWriter
+	fireW    *flowlog.FirehoseWriter
+	rec      flowlog.Record
+	firstErr error
+
+	records, noData, skipData, errs atomic.Uint64
+}
+
+// logState is a flow log being delivered.
+type logState struct {
+	Log
+	interval int64 // seconds
+	s3       *flowlog.S3Writer
+	ifaces   []int       // indexes into Config.Interfaces, sorted
+	slot     map[int]int // interface index -> position in ifaces
+	// intervals in progress, by start (Unix s).
+	open map[int64]*interval
+	// done: intervals that start before this are finished.
+	done int64
+	// spare holds finished intervals kept for their memory: new ones reuse
+	// their maps and record slices.
+	spare []*interval
+}
+
+// interval is one aggregation interval of one log in progress.
+type interval struct {
+	seen    []bool // per position in ifaces: a record was written
+	skipped bool
+	// agg sums the windows of the interval per direction of a 5-tuple: one
+	// record each, as AWS aggregates (several engine windows in a 600 s
+	// interval, several flows of one tuple reusing its ports).
+	agg  map[aggKey]int32 // position in recs
+	recs recList
+}
+
+// recList holds an interval's records in blocks that never move, so that a
+// list of 100 k records grows without copying what it holds.
+type recList struct {
+	blocks [][]aggRecord
+	n      int
+}
+
+const recBlock = 4096
+
+func (l *recList) add(r aggRecord) int32 {
+	b := l.n / recBlock
+	if b == len(l.blocks) {
+		l.blocks = append(l.blocks, make([]aggRecord, recBlock))
+	}
+	l.blocks[b][l.n%recBlock] = r
+	l.n++
+	return int32(l.n - 1)
+}
+
+func (l *recList) at(i int32) *aggRecord { return &l.blocks[i/recBlock][i%recBlock] }
+
+func (l *recList) len() int { return l.n }
+
+type aggKey struct {
+	iface            int
+	src, dst         [16]byte
+	srcPort, dstPort uint16
+	proto, family    uint8
+}
+
+type aggRecord struct {
+	key     aggKey
+	tally   flowlog.Tally
+	refused bool
+}
+
+// New returns a sink; it reads the logs at the first batch.
+func New(cfg Config) (*Sink, error) {
+	if cfg.Window <= 0 || cfg.Window%time.Second != 0 {
+		return nil, fmt.Errorf("flowlogs: window %v: want whole seconds", cfg.Window)
+	}
+	if cfg.Logs == nil {
+		return nil, errors.New("flowlogs: Config.Logs is nil")
+	}
+	s := &Sink{cfg: cfg, windowS: int64(cfg.Window / time.Second), logs: map[string]*logState{}}
+	if cfg.LogsDir != "" {
+		s.logsW = flowlog.NewLogsWriter(cfg.LogsDir)
+	}
+	if cfg.FirehoseDir != "" {
+		s.fireW = flowlog.NewFirehoseWriter(cfg.FirehoseDir)
+	}
+	if cfg.Skipped != nil {
+		s.skipped = cfg.Skipped()
+	}
+	return s, nil
+}
+
+// Stats returns the sink's counters.
+func (s *Sink) Stats() Stats {
+	return Stats{Records: s.records.Load(), NoData: s.noData.Load(), SkipData: s.skipData.Load(), Errors: s.errs.Load()}
+}
+
+// CheckLog reports whether the sink can deliver to l's destination.
+func (c *Config) CheckLog(l *Log) error {
+	switch l.Settings.DestinationType {
+	case flowlog.DestinationS3:
+		if c.S3 == nil {
+			return errors.New("s3 destinations need --s3-dir or --s3-endpoint")
+		}
+	case flowlog.DestinationCloudWatchLogs:
+		if c.LogsDir == "" {
+			return errors.New("cloud-watch-logs destinations need --logs-dir")
+		}
+	case flowlog.DestinationFirehose:
+		if c.FirehoseDir == "" {
+			return errors.New("kinesis-data-firehose destinations need --firehose-dir")
+		}
+	}
+	iv := int64(l.Settings.Interval / time.Second)
+	if w := int64(c.Window / time.Second); iv < w || iv%w != 0 {
+		return fmt.Errorf("aggregation interval %v is not a multiple of the engine's window %v", l.Settings.Interval, c.Window)
+	}
+	return nil
+}
+
+// reload re-reads the logs when they changed: new ones start, deleted ones
+// finish what they hold.
+func (s *Sink) reload() {
+	logs, v := s.cfg.Logs()
+	if s.loaded && v == s.version {
+		return
+	}
+	s.loaded, s.version = true, v
+	keep := map[string]bool{}
+	for _, l := range logs {
+		keep[l.ID] = true
+		if s.logs[l.ID] != nil {
+			continue
+		}
+		if err := s.cfg.CheckLog(&l); err != nil {
+			s.fail(fmt.Errorf("flow log %s: %w", l.ID, err))
+			continue
+		}
+		ls := &logState{Log: l, interval: int64(l.Settings.Interval / time.Second), open: map[int64]*interval{},
+			slot: map[int]int{}}
+		for _, i := range l.Interfaces {
+			if i >= 0 && i < len(s.cfg.Interfaces) {
+				ls.ifaces = append(ls.ifaces, i)
+			}
+		}
+		slices.Sort(ls.ifaces)
+		ls.ifaces = slices.Compact(ls.ifaces)
+		for p, i := range ls.ifaces {
+			ls.slot[i] = p
+		}
+		if l.Settings.DestinationType == flowlog.DestinationS3 {
+			acct, region := "123456789012", "us-east-1"
+			if len(ls.ifaces) > 0 {
+				in := &s.cfg.Interfaces[ls.ifaces[0]]
+				acct, region = in.AccountID, in.Region
+			}
+			w, err := flowlog.NewS3Writer(flowlog.S3Config{Store: s.cfg.S3, Destination: l.Settings.S3,
+				AccountID: acct, Region: region, FlowLogID: l.ID, Format: l.Settings.Format,
+				Options: l.Settings.DestinationOptions})
+			if err != nil {
+				s.fail(fmt.Errorf("flow log %s: %w", l.ID, err))
+				continue
+			}
+			ls.s3 = w
+		}
+		if ls.Since > 0 {
+			ls.done = ls.Since - ls.Since%ls.interval
+		}
+		s.logs[l.ID] = ls
+	}
+	for id, ls := range s.logs {
+		if !keep[id] {
+			s.finishAll(ls)
+			s.closeLog(ls)
+			delete(s.logs, id)
+		}
+	}
+}
+
+// FlowWindows implements engine.WindowSink.
+func (s *Sink) FlowWindows(ws []engine.FlowWindow) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reload()
+	for i := range ws {
+		w := &ws[i]
+		if w.Depth != 0 || int(w.Source) >= len(s.cfg.Interfaces) {
+			continue
+		}
+		s.latest = max(s.latest, w.Start)
+		for _, ls := range s.logs {
+			s.add(ls, w)
+		}
+	}
+	s.checkSkipped()
+	s.advance()
+	return s.takeErr()
+}
+
+// checkSkipped marks the interval of the latest window SKIPDATA, in every
+// log, when records were lost since the last look.
+func (s *Sink) checkSkipped() {
+	if s.cfg.Skipped == nil {
+		return
+	}
+	n := s.cfg.Skipped()
+	if n == s.skipped || s.latest == 0 {
+		return
+	}
+	s.skipped = n
+	for _, ls := range s.logs {
+		if start := s.latest - s.latest%ls.interval; start >= ls.done {
+			ls.at(start, len(ls.ifaces)).skipped = true
+		}
+	}
+}
+
+// Advance tells the sink that the engine clock reached now (Unix s) with no
+// window reported: quiet intervals then finish (with NODATA) without waiting
+// for traffic. serve calls it as its clock moves.
+func (s *Sink) Advance(now int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reload()
+	if cur := now - now%s.windowS; cur > s.latest {
+		s.latest = cur
+		s.checkSkipped()
+		s.advance()
+	}
+	return s.takeErr()
+}
+
+// add records both directions of w in ls, when ls records w's interface.
+func (s *Sink) add(ls *logState, w *engine.FlowWindow) {
+	iface := int(w.Source)
+	p, ok := ls.slot[iface]
+	if !ok || w.Start < ls.Since {
+		return
+	}
+	start := w.Start - w.Start%ls.interval
+	if ls.done == 0 {
+		ls.done = start
+	}
+	iv := ls.at(start, len(ls.ifaces))
+	iv.seen[p] = true
+	for d := range 2 {
+		if w.Pkts[d] == 0 {
+			continue
+		}
+		k := aggKey{iface: iface, src: w.Src, dst: w.Dst, srcPort: w.SrcPort, dstPort: w.DstPort, proto: w.Proto, family: w.Family}
+		if d == engine.ToClient {
+			k.src, k.dst, k.srcPort, k.dstPort = w.Dst, w.Src, w.DstPort, w.SrcPort
+		}
+		i, ok := iv.agg[k]
+		if !ok {
+			i = iv.recs.add(aggRecord{key: k, refused: w.Refused})
+			iv.agg[k] = i
+		}
+		v := iv.recs.at(i)
+		v.tally.Merge(flowlog.Tally{Packets: w.Pkts[d], Bytes: w.IPBytes[d], First: w.First[d], Last: w.Last[d],
+			Flags: flowlog.TCPFlags(w.TCPFlags[d])})
+		// Flows reusing a tuple within the interval share its record,
+		// accepted when any of them was.
+		v.refused = v.refused && w.Refused
+	}
+}
+
+// at returns the log's interval starting at start, opening it.
+func (ls *logState) at(start int64, n int) *interval {
+	iv := ls.open[start]
+	if iv == nil {
+		if k := len(ls.spare); k > 0 {
+			iv, ls.spare = ls.spare[k-1], ls.spare[:k-1]
+		} else {
+			iv = &interval{seen: make([]bool, n), agg: map[aggKey]int32{}}
+		}
+		ls.open[start] = iv
+	}
+	return iv
+}
+
+// release keeps a finished interval's memory for the next one.
+func (ls *logState) release(iv *interval) {
+	clear(iv.seen)
+	clear(iv.agg)
+	iv.recs.n, iv.skipped = 0, false
+	if len(ls.spare) < 2 {
+		ls.spare = append(ls.spare, iv)
+	}
+}
+
+// write writes one OK record.
+func (s *Sink) write(ls *logState, iface int, dir flowlog.FlowDir, t *flowlog.Tally, refused bool) {
+	action := flowlog.ActionAccept
+	if refused {
+		action = flowlog.ActionReject
+	}
+	in := &s.cfg.Interfaces[iface]
+	in.Record(&s.rec, dir, t, action)
+	if !ls.Settings.Includes(&s.rec) {
+		return
+	}
+	if s.deliver(ls, in) {
+		s.records.Add(1)
+	}
+}
+
+// deliver writes s.rec to the log's destination.
+func (s *Sink) deliver(ls *logState, in *flowlog.Interface) bool {
+	var err error
+	switch ls.Settings.DestinationType {
+	case flowlog.DestinationS3:
+		err = ls.s3.Write(&s.rec)
+	case flowlog.DestinationCloudWatchLogs:
+		err = s.logsW.Write(ls.Settings.LogGroupName, flowlog.StreamName(in.InterfaceID, ls.Settings.TrafficType), ls.Settings.Format, &s.rec)
+	case flowlog.DestinationFirehose:
+		err = s.fireW.Write(ls.Settings.DeliveryStream, ls.Settings.Format, &s.rec)
+	}
+	if err != nil {
+		s.errs.Add(1)
+		s.fail(fmt.Errorf("flow log %s: %w", ls.ID, err))
+		return false
+	}
+	return true
+}
+
+// advance finishes the intervals the reported windows have moved past, and
+// commits the S3 objects of finished 5-minute periods.
+func (s *Sink) advance() {
+	if s.latest == 0 {
+		return
+	}
+	for _, ls := range s.logs {
+		// An interval is finished when the windows moved one engine window
+		// past its end.
+		limit := s.latest - s.windowS - ls.interval + 1
+		s.finish(ls, limit)
+		if ls.s3 != nil {
+			if err := ls.s3.Rotate(time.Unix(s.latest-s.windowS, 0)); err != nil {
+				s.fail(fmt.Errorf("flow log %s: %w", ls.ID, err))
+			}
+		}
+	}
+	s.flushFiles()
+}
+
+// finish writes out every interval of ls that starts before limit: its
+// summed records, NODATA for interfaces without records, SKIPDATA where
+// records were lost.
+func (s *Sink) finish(ls *logState, limit int64) {
+	if ls.done == 0 {
+		return // no window of this log seen yet
+	}
+	for start := ls.done; start < limit; start += ls.interval {
+		s.finishInterval(ls, start, ls.open[start])
+		delete(ls.open, start)
+		ls.done = start + ls.interval
+	}
+	// Late windows of intervals already finished.
+	for start, iv := range ls.open {
+		if start < ls.done {
+			s.flushAgg(ls, iv)
+			delete(ls.open, start)
+			ls.release(iv)
+		}
+	}
+}
+
+func (s *Sink) finishInterval(ls *logState, start int64, iv *interval) {
+	if iv != nil {
+		s.flushAgg(ls, iv)
+	}
+	for p, i := range ls.ifaces {
+		in := &s.cfg.Interfaces[i]
+		if iv != nil && iv.skipped {
+			in.Status(&s.rec, flowlog.LogSkipData, start, start+ls.interval-1)
+			if s.deliver(ls, in) {
+				s.skipData.Add(1)
+			}
+		}
+		if iv == nil || !iv.seen[p] {
+			in.Status(&s.rec, flowlog.LogNoData, start, start+ls.interval-1)
+			if s.deliver(ls, in) {
+				s.noData.Add(1)
+			}
+		}
+	}
+	if iv != nil {
+		ls.release(iv)
+	}
+}
+
+// flushAgg writes the summed records of an interval, in the order their
+// first windows came.
+func (s *Sink) flushAgg(ls *logState, iv *interval) {
+	for i := range iv.recs.len() {
+		v := iv.recs.at(int32(i))
+		k := &v.key
+		dir := flowlog.FlowDir{SrcPort: k.srcPort, DstPort: k.dstPort, Protocol: k.proto}
+		dir.Src, dir.Dst = addr(k.family, &k.src), addr(k.family, &k.dst)
+		s.write(ls, k.iface, dir, &v.tally, v.refused)
+	}
+}
+
+// finishAll finishes every interval of ls up to the latest window.
+func (s *Sink) finishAll(ls *logState) {
+	s.finish(ls, s.latest+1)
+}
+
+func (s *Sink) closeLog(ls *logState) {
+	if ls.s3 != nil {
+		if err := ls.s3.Close(); err != nil {
+			s.fail(fmt.Errorf("flow log %s: %w", ls.ID, err))
+		}
+	}
+}
+
+func (s *Sink) flushFiles() {
+	if s.logsW != nil {
+		if err := s.logsW.Flush(); err != nil {
+			s.fail(err)
+		}
+	}
+	if s.fireW != nil {
+		if err := s.fireW.Flush(); err != nil {
+			s.fail(err)
+		}
+	}
+}
+
+// Close finishes every interval up to the latest window, commits every
+// object and closes the files.
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reload()
+	for _, ls := range s.logs {
+		s.finishAll(ls)
+		s.closeLog(ls)
+	}
+	if s.logsW != nil {
+		if err := s.logsW.Close(); err != nil {
+			s.fail(err)
+		}
+	}
+	if s.fireW != nil {
+		if err := s.fireW.Close(); err != nil {
+			s.fail(err)
+		}
+	}
+	return s.takeErr()
+}
+
+// fail remembers the first error and reports each.
+func (s *Sink) fail(err error) {
+	if s.cfg.Logf != nil {
+		s.cfg.Logf("%v", err)
+	}
+	if s.firstErr == nil {
+		s.firstErr = err
+	}
+}
+
+// takeErr returns the error remembered since the last call.
+func (s *Sink) takeErr() error {
+	err := s.firstErr
+	s.firstErr = nil
+	return err
+}
+
+// addr reads an address of the given family from its 16-byte form.
+func addr(family uint8, a *[16]byte) netip.Addr {
+	if family == 4 {
+		return netip.AddrFrom4([4]byte(a[:4]))
+	}
+	return netip.AddrFrom16(*a)
+}
