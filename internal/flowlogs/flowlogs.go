@@ -120,8 +120,79 @@ type interval struct {
 	// agg sums the windows of the interval per direction of a 5-tuple: one
 	// record each, as AWS aggregates (several engine windows in a 600 s
 	// interval, several flows of one tuple reusing its ports).
-	agg  map[aggKey]int32 // position in recs
+	agg  aggIndex // key -> position in recs
 	recs recList
+}
+
+// aggIndex finds an interval's record by key: open addressing over
+// positions in the record list, probed linearly. Unlike a Go map it keeps
+// its slots when emptied, so a log's intervals reuse one table without
+// growing it again.
+type aggIndex struct {
+	slots []int32 // position + 1; 0 = empty
+	n     int
+}
+
+// find returns the position of k in recs, or -1 and the slot to fill.
+func (x *aggIndex) find(k *aggKey, recs *recList) (pos int32, slot int) {
+	if len(x.slots) == 0 {
+		x.slots = make([]int32, 1024)
+	}
+	mask := len(x.slots) - 1
+	i := int(k.hash()) & mask
+	for {
+		p := x.slots[i]
+		if p == 0 {
+			return -1, i
+		}
+		if recs.at(p-1).key == *k {
+			return p - 1, i
+		}
+		i = (i + 1) & mask
+	}
+}
+
+// insert records k at pos in the slot find returned, growing at 1/2 load.
+func (x *aggIndex) insert(slot int, pos int32, recs *recList) {
+	x.slots[slot] = pos + 1
+	x.n++
+	if x.n*2 <= len(x.slots) {
+		return
+	}
+	old := x.slots
+	x.slots = make([]int32, 2*len(old))
+	mask := len(x.slots) - 1
+	for _, p := range old {
+		if p == 0 {
+			continue
+		}
+		i := int(recs.at(p-1).key.hash()) & mask
+		for x.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		x.slots[i] = p
+	}
+}
+
+func (x *aggIndex) reset() {
+	clear(x.slots)
+	x.n = 0
+}
+
+// hash mixes the key's fields (FNV-1a over the addresses, then a
+// multiply-fold of the rest).
+func (k *aggKey) hash() uint64 {
+	h := uint64(14695981039346656037)
+	for _, b := range k.src {
+		h = (h ^ uint64(b)) * 1099511628211
+	}
+	for _, b := range k.dst {
+		h = (h ^ uint64(b)) * 1099511628211
+	}
+	h ^= uint64(k.srcPort)<<32 | uint64(k.dstPort)<<16 | uint64(k.proto)<<8 | uint64(k.family)
+	h ^= uint64(k.iface) << 40
+	h *= 0x9e3779b97f4a7c15
+	return h ^ h>>29
 }
 
 // recList holds an interval's records in blocks that never move, so that a
@@ -342,10 +413,10 @@ func (s *Sink) add(ls *logState, w *engine.FlowWindow) {
 		if d == engine.ToClient {
 			k.src, k.dst, k.srcPort, k.dstPort = w.Dst, w.Src, w.DstPort, w.SrcPort
 		}
-		i, ok := iv.agg[k]
-		if !ok {
+		i, slot := iv.agg.find(&k, &iv.recs)
+		if i < 0 {
 			i = iv.recs.add(aggRecord{key: k, refused: w.Refused})
-			iv.agg[k] = i
+			iv.agg.insert(slot, i, &iv.recs)
 		}
 		v := iv.recs.at(i)
 		v.tally.Merge(flowlog.Tally{Packets: w.Pkts[d], Bytes: w.IPBytes[d], First: w.First[d], Last: w.Last[d],
@@ -363,7 +434,7 @@ func (ls *logState) at(start int64, n int) *interval {
 		if k := len(ls.spare); k > 0 {
 			iv, ls.spare = ls.spare[k-1], ls.spare[:k-1]
 		} else {
-			iv = &interval{seen: make([]bool, n), agg: map[aggKey]int32{}}
+			iv = &interval{seen: make([]bool, n)}
 		}
 		ls.open[start] = iv
 	}
@@ -373,7 +444,7 @@ func (ls *logState) at(start int64, n int) *interval {
 // release keeps a finished interval's memory for the next one.
 func (ls *logState) release(iv *interval) {
 	clear(iv.seen)
-	clear(iv.agg)
+	iv.agg.reset()
 	iv.recs.n, iv.skipped = 0, false
 	if len(ls.spare) < 2 {
 		ls.spare = append(ls.spare, iv)
