@@ -17,9 +17,11 @@
 // finished once the windows reported have moved one engine window past its
 // end (shards close windows independently, a little apart) or at Close.
 //
-// Only flows seen outside any tunnel (depth 0) are recorded: they are what
-// crossed the interface; flows decoded inside tunnels are not the
-// interface's own traffic.
+// Flows decoded inside tunnels (GENEVE from a Gateway Load Balancer,
+// VXLAN, GRE...) are recorded as flows of their own, as the engine tracks
+// them, beside the tunnel's own flow that carries the outer packets: a
+// record's 5-tuple is the inner one, kept apart from an outer flow of the
+// same tuple.
 package flowlogs
 
 import (
@@ -190,7 +192,7 @@ func (k *aggKey) hash() uint64 {
 		h = (h ^ uint64(b)) * 1099511628211
 	}
 	h ^= uint64(k.srcPort)<<32 | uint64(k.dstPort)<<16 | uint64(k.proto)<<8 | uint64(k.family)
-	h ^= uint64(k.iface) << 40
+	h ^= uint64(k.iface)<<40 | uint64(k.depth)<<56
 	h *= 0x9e3779b97f4a7c15
 	return h ^ h>>29
 }
@@ -219,10 +221,10 @@ func (l *recList) at(i int32) *aggRecord { return &l.blocks[i/recBlock][i%recBlo
 func (l *recList) len() int { return l.n }
 
 type aggKey struct {
-	iface            int
-	src, dst         [16]byte
-	srcPort, dstPort uint16
-	proto, family    uint8
+	iface                int
+	src, dst             [16]byte
+	srcPort, dstPort     uint16
+	proto, family, depth uint8
 }
 
 type aggRecord struct {
@@ -346,7 +348,7 @@ func (s *Sink) FlowWindows(ws []engine.FlowWindow) error {
 	s.reload()
 	for i := range ws {
 		w := &ws[i]
-		if w.Depth != 0 || int(w.Source) >= len(s.cfg.Interfaces) {
+		if int(w.Source) >= len(s.cfg.Interfaces) {
 			continue
 		}
 		s.latest = max(s.latest, w.Start)
@@ -409,7 +411,8 @@ func (s *Sink) add(ls *logState, w *engine.FlowWindow) {
 		if w.Pkts[d] == 0 {
 			continue
 		}
-		k := aggKey{iface: iface, src: w.Src, dst: w.Dst, srcPort: w.SrcPort, dstPort: w.DstPort, proto: w.Proto, family: w.Family}
+		k := aggKey{iface: iface, src: w.Src, dst: w.Dst, srcPort: w.SrcPort, dstPort: w.DstPort, proto: w.Proto,
+			family: w.Family, depth: w.Depth}
 		if d == engine.ToClient {
 			k.src, k.dst, k.srcPort, k.dstPort = w.Dst, w.Src, w.DstPort, w.SrcPort
 		}

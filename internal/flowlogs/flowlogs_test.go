@@ -258,3 +258,23 @@ func TestCheckLog(t *testing.T) {
 		t.Errorf("60 s log over 600 s windows: %v", err)
 	}
 }
+
+// TestTunnelledFlows: a flow found inside a tunnel gets records of its own,
+// apart from an outer flow of the same tuple.
+func TestTunnelledFlows(t *testing.T) {
+	dir := t.TempDir()
+	set := settings(t, flowlog.Definition{LogDestinationType: flowlog.DestinationFirehose,
+		LogDestination: "arn:aws:firehose:us-east-1:123456789012:deliverystream/st", MaxAggregationInterval: 60})
+	s := newSink(t, Config{FirehoseDir: dir}, Log{ID: "fl-t", Settings: set, Interfaces: []int{0}})
+	inner := win(t0, 0, 2, 0, 2, 0)
+	inner.Depth = 1
+	if err := s.FlowWindows([]engine.FlowWindow{win(t0, 0, 1, 0, 2, 0), inner}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := fileLines(t, dir); len(got) != 2 {
+		t.Errorf("records %q, want one for each depth", got)
+	}
+}
