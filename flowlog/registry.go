@@ -511,6 +511,20 @@ func (r *Registry) Describe(ids []string, filters map[string][]string, maxResult
 				"NextToken %q is not a token DescribeFlowLogs gave for these FlowLogIds and filters", nextToken)
 		}
 	}
+	if vals, ok := filters["resource-id"]; ok {
+		// An interface's name stands for its id here too, as in
+		// CreateFlowLogs' ResourceIds.
+		filters = maps.Clone(filters)
+		vals = slices.Clone(vals)
+		for _, v := range filters["resource-id"] {
+			for _, in := range r.ifaces {
+				if in.Name == v {
+					vals = append(vals, in.InterfaceID)
+				}
+			}
+		}
+		filters["resource-id"] = vals
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var res DescribeResult

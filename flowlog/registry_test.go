@@ -248,6 +248,7 @@ func TestRegistryDescribe(t *testing.T) {
 		{pick(5, 1, 1), nil, pick(1, 5)},
 		{[]string{"fl-00000000000000000"}, nil, nil},
 		{nil, map[string][]string{"resource-id": {ifs[0].InterfaceID}}, pick(0, 3)},
+		{nil, map[string][]string{"resource-id": {ifs[0].Name}}, pick(0, 3)}, // the name is an alias
 		{nil, map[string][]string{"resource-id": {ifs[2].InterfaceID, DefaultVPCID}}, pick(2, 5)},
 		{nil, map[string][]string{"traffic-type": {"REJECT"}}, pick(3)},
 		{nil, map[string][]string{"traffic-type": {"reject"}}, nil},
