@@ -30,37 +30,20 @@ const sinkBatch = 256
 // over table flows; the runner turns them into Flows there, off the packet
 // path.
 type sinkRunner struct {
-	sinks     []Sink
-	ch        chan []flowtable.Flow
-	free      chan []flowtable.Flow
-	done      chan struct{}
-	dropped   atomic.Uint64 // flows dropped because the sinks fell behind
-	delivered atomic.Uint64 // flows handed to the sinks
+	handoff[flowtable.Flow] // dropped: flows dropped because the sinks fell behind
+	sinks                   []Sink
+	done                    chan struct{}
+	delivered               atomic.Uint64 // flows handed to the sinks
 
 	errMu sync.Mutex
 	err   error
 }
 
 func newSinkRunner(workers int) *sinkRunner {
-	n := 4 * workers
-	r := &sinkRunner{
-		ch:   make(chan []flowtable.Flow, n),
-		free: make(chan []flowtable.Flow, n+workers+1),
-		done: make(chan struct{}),
-	}
-	return r
+	return &sinkRunner{handoff: newHandoff[flowtable.Flow](workers, sinkBatch), done: make(chan struct{})}
 }
 
 func (r *sinkRunner) add(s Sink) { r.sinks = append(r.sinks, s) }
-
-func (r *sinkRunner) newBatch() []flowtable.Flow {
-	select {
-	case b := <-r.free:
-		return b[:0]
-	default:
-		return make([]flowtable.Flow, 0, sinkBatch)
-	}
-}
 
 func (r *sinkRunner) start() {
 	go func() {
@@ -88,32 +71,18 @@ func (r *sinkRunner) start() {
 				}
 			}
 			r.delivered.Add(uint64(len(b)))
-			select {
-			case r.free <- b:
-			default:
-			}
+			r.recycle(b)
 		}
 	}()
 }
 
-// send hands a full batch over and returns an empty one. With drop set it
-// never waits: when the sinks are behind, the batch is counted as dropped
-// and reused.
+// send hands a full batch over and returns an empty one (see
+// handoff.send); without sinks it only empties the batch.
 func (r *sinkRunner) send(b []flowtable.Flow, drop bool) []flowtable.Flow {
 	if len(r.sinks) == 0 {
 		return b[:0]
 	}
-	if drop {
-		select {
-		case r.ch <- b:
-		default:
-			r.dropped.Add(uint64(len(b)))
-			return b[:0]
-		}
-	} else {
-		r.ch <- b
-	}
-	return r.newBatch()
+	return r.handoff.send(b, drop)
 }
 
 // mark tells the sinks, in line with the batches sent before it, that the

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 
 	"github.com/flowd/flowd/flowtable"
 )
@@ -85,32 +84,16 @@ const windowBatch = 1024
 // windowRunner moves flow windows from the workers to the window sinks on a
 // goroutine of its own, as sinkRunner does for ended flows.
 type windowRunner struct {
-	sinks   []WindowSink
-	ch      chan []FlowWindow
-	free    chan []FlowWindow
-	done    chan struct{}
-	dropped atomic.Uint64 // windows dropped because the sinks fell behind
+	handoff[FlowWindow] // dropped: windows dropped because the sinks fell behind
+	sinks               []WindowSink
+	done                chan struct{}
 
 	errMu sync.Mutex
 	err   error
 }
 
 func newWindowRunner(workers int) *windowRunner {
-	n := 4 * workers
-	return &windowRunner{
-		ch:   make(chan []FlowWindow, n),
-		free: make(chan []FlowWindow, n+workers+1),
-		done: make(chan struct{}),
-	}
-}
-
-func (r *windowRunner) newBatch() []FlowWindow {
-	select {
-	case b := <-r.free:
-		return b[:0]
-	default:
-		return make([]FlowWindow, 0, windowBatch)
-	}
+	return &windowRunner{handoff: newHandoff[FlowWindow](workers, windowBatch), done: make(chan struct{})}
 }
 
 func (r *windowRunner) start() {
@@ -122,31 +105,9 @@ func (r *windowRunner) start() {
 					r.setErr(err)
 				}
 			}
-			select {
-			case r.free <- b:
-			default:
-			}
+			r.recycle(b)
 		}
 	}()
-}
-
-// send hands a batch over and returns an empty one; with drop set it never
-// waits, counting the batch as dropped when the sinks are behind.
-func (r *windowRunner) send(b []FlowWindow, drop bool) []FlowWindow {
-	if len(r.sinks) == 0 {
-		return b[:0]
-	}
-	if drop {
-		select {
-		case r.ch <- b:
-		default:
-			r.dropped.Add(uint64(len(b)))
-			return b[:0]
-		}
-	} else {
-		r.ch <- b
-	}
-	return r.newBatch()
 }
 
 func (r *windowRunner) setErr(err error) {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -66,35 +65,8 @@ func (c *ec2Cmd) dry() *bool {
 // parse parses the command line, as the AWS CLI would, and connects.
 // lists are the flags that take several values.
 func (c *ec2Cmd) parse(ctx context.Context, lists []string, required ...string) error {
-	text := fmt.Sprintf("Usage: %s\n\nCalls the EC2 %s operation, as 'aws ec2 %s' does.\n",
-		synopsis("ec2 "+c.name, c.fs, required), c.api, c.name)
-	if describing != nil {
-		describing(c.fs, text)
-		return errDescribed
-	}
-	if err := c.fs.Parse(expandLists(c.args, lists...)); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			writeHelp(c.stdout, text, c.fs)
-			return err
-		}
-		return usageError(err.Error())
-	}
-	if c.fs.NArg() > 0 {
-		return usageError(fmt.Sprintf("Unknown options: %s", strings.Join(c.fs.Args(), ", ")))
-	}
-	if err := c.g.check(); err != nil {
+	if err := c.parseFlags("ec2", "EC2", c.args, lists, required); err != nil {
 		return err
-	}
-	given := map[string]bool{}
-	c.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var miss []string
-	for _, r := range required {
-		if !given[r] {
-			miss = append(miss, "--"+r)
-		}
-	}
-	if len(miss) > 0 {
-		return usageError("the following arguments are required: " + strings.Join(miss, ", "))
 	}
 	cfg, endpoint, err := c.g.awsConfig(ctx, "AWS_ENDPOINT_URL_EC2")
 	if err != nil {

@@ -156,13 +156,25 @@ func (c *cmd) pageFlags() {
 
 // parse parses the command line and connects.
 func (c *cmd) parse(ctx context.Context, args []string, required ...string) error {
-	text := fmt.Sprintf("Usage: %s\n\nCalls the Network Firewall %s operation, as 'aws network-firewall %s' does.\n",
-		synopsis("network-firewall "+c.name, c.fs, required), c.api, c.name)
+	if err := c.parseFlags("network-firewall", "Network Firewall", args, []string{"flow-filters"}, required); err != nil {
+		return err
+	}
+	var err error
+	c.client, err = c.g.client(ctx)
+	return err
+}
+
+// parseFlags parses a service's operation's command line as the AWS CLI
+// would: help, unknown options, the global flags, the required ones. lists
+// are the flags that take several values.
+func (c *cmd) parseFlags(service, title string, args, lists, required []string) error {
+	text := fmt.Sprintf("Usage: %s\n\nCalls the %s %s operation, as 'aws %s %s' does.\n",
+		synopsis(service+" "+c.name, c.fs, required), title, c.api, service, c.name)
 	if describing != nil {
 		describing(c.fs, text)
 		return errDescribed
 	}
-	if err := c.fs.Parse(expandLists(args, "flow-filters")); err != nil {
+	if err := c.fs.Parse(expandLists(args, lists...)); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			writeHelp(c.stdout, text, c.fs)
 			return err
@@ -186,9 +198,7 @@ func (c *cmd) parse(ctx context.Context, args []string, required ...string) erro
 	if len(miss) > 0 {
 		return usageError("the following arguments are required: " + strings.Join(miss, ", "))
 	}
-	var err error
-	c.client, err = c.g.client(ctx)
-	return err
+	return nil
 }
 
 func optStr(s string) *string {
