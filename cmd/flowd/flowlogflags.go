@@ -115,8 +115,9 @@ func (f *flowLogFlags) open(e *engine.Engine, infos []engine.SourceInfo, logf fu
 		Logs: func() ([]flowlogs.Log, uint64) {
 			return []flowlogs.Log{{ID: replayFlowLogID, Settings: set, Interfaces: idx}}, 1
 		},
-		Skipped: e.WindowsDropped,
-		Logf:    logf,
+		Skipped:       e.WindowsDropped,
+		Logf:          logf,
+		ExpectedFlows: e.TableConfig().MaxFlows,
 	})
 	if err != nil {
 		return nil, err

@@ -25,6 +25,7 @@
 package flowlogs
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -70,6 +71,9 @@ type Config struct {
 	Skipped func() uint64
 	// Logf reports delivery errors (they also count in Stats).
 	Logf func(format string, args ...any)
+	// ExpectedFlows, when set, sizes each interval's index for this many
+	// flows from the start instead of growing it (the table's size).
+	ExpectedFlows int
 }
 
 // Stats counts a sink's work.
@@ -127,53 +131,65 @@ type interval struct {
 }
 
 // aggIndex finds an interval's record by key: open addressing over
-// positions in the record list, probed linearly. Unlike a Go map it keeps
-// its slots when emptied, so a log's intervals reuse one table without
-// growing it again.
+// positions in the record list, probed linearly, each slot with 32 bits of
+// the key's hash so that passing other keys seldom reads their records.
+// Unlike a Go map it keeps its slots when emptied, so a log's intervals
+// reuse one table without growing it again.
 type aggIndex struct {
-	slots []int32 // position + 1; 0 = empty
+	slots []uint64 // tag<<32 | position + 1; 0 = empty
 	n     int
 }
 
 // find returns the position of k in recs, or -1 and the slot to fill.
 func (x *aggIndex) find(k *aggKey, recs *recList) (pos int32, slot int) {
 	if len(x.slots) == 0 {
-		x.slots = make([]int32, 1024)
+		x.presize(0)
 	}
+	h := k.hash()
+	tag := h >> 32
 	mask := len(x.slots) - 1
-	i := int(k.hash()) & mask
+	i := int(h) & mask
 	for {
-		p := x.slots[i]
-		if p == 0 {
+		sl := x.slots[i]
+		if sl == 0 {
 			return -1, i
 		}
-		if recs.at(p-1).key == *k {
-			return p - 1, i
+		if sl>>32 == tag && recs.at(int32(uint32(sl))-1).key == *k {
+			return int32(uint32(sl)) - 1, i
 		}
 		i = (i + 1) & mask
 	}
 }
 
 // insert records k at pos in the slot find returned, growing at 1/2 load.
-func (x *aggIndex) insert(slot int, pos int32, recs *recList) {
-	x.slots[slot] = pos + 1
+func (x *aggIndex) insert(k *aggKey, slot int, pos int32, recs *recList) {
+	x.slots[slot] = k.hash()>>32<<32 | uint64(pos+1)
 	x.n++
 	if x.n*2 <= len(x.slots) {
 		return
 	}
 	old := x.slots
-	x.slots = make([]int32, 2*len(old))
+	x.slots = make([]uint64, 2*len(old))
 	mask := len(x.slots) - 1
-	for _, p := range old {
-		if p == 0 {
+	for _, sl := range old {
+		if sl == 0 {
 			continue
 		}
-		i := int(recs.at(p-1).key.hash()) & mask
+		i := int(recs.at(int32(uint32(sl))-1).key.hash()) & mask
 		for x.slots[i] != 0 {
 			i = (i + 1) & mask
 		}
-		x.slots[i] = p
+		x.slots[i] = sl
 	}
+}
+
+// presize makes room for n keys at half load.
+func (x *aggIndex) presize(n int) {
+	size := 1024
+	for size < 2*n {
+		size *= 2
+	}
+	x.slots = make([]uint64, size)
 }
 
 func (x *aggIndex) reset() {
@@ -181,20 +197,20 @@ func (x *aggIndex) reset() {
 	x.n = 0
 }
 
-// hash mixes the key's fields (FNV-1a over the addresses, then a
-// multiply-fold of the rest).
+// hash mixes the key's fields: the addresses as four 64-bit words, then
+// the rest, each folded in with a multiply.
 func (k *aggKey) hash() uint64 {
-	h := uint64(14695981039346656037)
-	for _, b := range k.src {
-		h = (h ^ uint64(b)) * 1099511628211
+	const m = 0x9e3779b97f4a7c15
+	h := uint64(k.iface)<<40 | uint64(k.depth)<<32 | uint64(k.proto)<<8 | uint64(k.family)
+	for _, w := range [...]uint64{
+		binary.LittleEndian.Uint64(k.src[:8]), binary.LittleEndian.Uint64(k.src[8:]),
+		binary.LittleEndian.Uint64(k.dst[:8]), binary.LittleEndian.Uint64(k.dst[8:]),
+		uint64(k.srcPort)<<16 | uint64(k.dstPort),
+	} {
+		h = (h ^ w) * m
+		h ^= h >> 32
 	}
-	for _, b := range k.dst {
-		h = (h ^ uint64(b)) * 1099511628211
-	}
-	h ^= uint64(k.srcPort)<<32 | uint64(k.dstPort)<<16 | uint64(k.proto)<<8 | uint64(k.family)
-	h ^= uint64(k.iface)<<40 | uint64(k.depth)<<56
-	h *= 0x9e3779b97f4a7c15
-	return h ^ h>>29
+	return h
 }
 
 // recList holds an interval's records in blocks that never move, so that a
@@ -374,7 +390,7 @@ func (s *Sink) checkSkipped() {
 	s.skipped = n
 	for _, ls := range s.logs {
 		if start := s.latest - s.latest%ls.interval; start >= ls.done {
-			ls.at(start, len(ls.ifaces)).skipped = true
+			ls.at(start, len(ls.ifaces), s.cfg.ExpectedFlows).skipped = true
 		}
 	}
 }
@@ -405,7 +421,7 @@ func (s *Sink) add(ls *logState, w *engine.FlowWindow) {
 	if ls.done == 0 {
 		ls.done = start
 	}
-	iv := ls.at(start, len(ls.ifaces))
+	iv := ls.at(start, len(ls.ifaces), s.cfg.ExpectedFlows)
 	iv.seen[p] = true
 	for d := range 2 {
 		if w.Pkts[d] == 0 {
@@ -419,7 +435,7 @@ func (s *Sink) add(ls *logState, w *engine.FlowWindow) {
 		i, slot := iv.agg.find(&k, &iv.recs)
 		if i < 0 {
 			i = iv.recs.add(aggRecord{key: k, refused: w.Refused})
-			iv.agg.insert(slot, i, &iv.recs)
+			iv.agg.insert(&k, slot, i, &iv.recs)
 		}
 		v := iv.recs.at(i)
 		v.tally.Merge(flowlog.Tally{Packets: w.Pkts[d], Bytes: w.IPBytes[d], First: w.First[d], Last: w.Last[d],
@@ -431,13 +447,14 @@ func (s *Sink) add(ls *logState, w *engine.FlowWindow) {
 }
 
 // at returns the log's interval starting at start, opening it.
-func (ls *logState) at(start int64, n int) *interval {
+func (ls *logState) at(start int64, n, hint int) *interval {
 	iv := ls.open[start]
 	if iv == nil {
 		if k := len(ls.spare); k > 0 {
 			iv, ls.spare = ls.spare[k-1], ls.spare[:k-1]
 		} else {
 			iv = &interval{seen: make([]bool, n)}
+			iv.agg.presize(2 * hint)
 		}
 		ls.open[start] = iv
 	}
