@@ -223,10 +223,11 @@ func serve(o serveOpts) error {
 	if err != nil {
 		return err
 	}
-	// Each source is a network interface for VPC flow logs.
+	// Each source is a network interface for VPC flow logs; a live one's
+	// local addresses (flow-direction) are the host's on that interface.
 	var ifaces []flowlog.Interface
 	for _, info := range infos {
-		ifaces = append(ifaces, flowlog.DefaultInterface(info.Name))
+		ifaces = append(ifaces, liveFlowLogInterface(info.Name))
 	}
 	for _, p := range o.pcaps {
 		info := engine.SourceInfo{AvailabilityZone: cmp.Or(p.AvailabilityZone, o.az),

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -314,5 +316,23 @@ func TestServeFlowLogsS3(t *testing.T) {
 	}
 	if pkts != wantPkts || bytes != wantBytes {
 		t.Errorf("objects in MinIO sum to %d packets %d bytes, flows to %d %d", pkts, bytes, wantPkts, wantBytes)
+	}
+}
+
+// TestLiveFlowLogInterface: a live source's local addresses are the host's
+// on that interface, so loopback traffic is egress from 127.0.0.1.
+func TestLiveFlowLogInterface(t *testing.T) {
+	in := liveFlowLogInterface("lo")
+	if !slices.Contains(in.Local, netip.MustParseAddr("127.0.0.1")) {
+		t.Skipf("lo has addresses %v here, not 127.0.0.1", in.Local)
+	}
+	if d := in.Direction(netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("192.0.2.1")); d.String() != "egress" {
+		t.Errorf("direction from 127.0.0.1: %v", d)
+	}
+	if in.InterfaceID == "" || in.Name != "lo" {
+		t.Errorf("interface %+v", in)
+	}
+	if got := liveFlowLogInterface("no-such-if0"); len(got.Local) != 0 {
+		t.Errorf("unknown interface has local addresses %v", got.Local)
 	}
 }

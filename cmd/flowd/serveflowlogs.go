@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -192,4 +194,25 @@ func (s *serveFlowLogs) printSummary(w io.Writer) {
 	st := s.sink.Stats()
 	fmt.Fprintf(w, "flowd serve: flow logs: %d records, %d NODATA, %d SKIPDATA, %d not written\n",
 		st.Records, st.NoData, st.SkipData, st.Errors)
+}
+
+// liveFlowLogInterface is the flow log interface of a live source: the
+// defaults, with the addresses the host has on the interface as its local
+// addresses, so that flow-direction says ingress or egress.
+func liveFlowLogInterface(name string) flowlog.Interface {
+	in := flowlog.DefaultInterface(name)
+	ni, err := net.InterfaceByName(name)
+	if err != nil {
+		return in
+	}
+	addrs, err := ni.Addrs()
+	if err != nil {
+		return in
+	}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			in.Local = append(in.Local, p.Addr())
+		}
+	}
+	return in
 }

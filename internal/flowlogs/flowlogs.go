@@ -99,6 +99,8 @@ type Sink struct {
 	fireW    *flowlog.FirehoseWriter
 	rec      flowlog.Record
 	firstErr error
+	// writing is the interval whose records are being written, if any.
+	writing *interval
 
 	records, noData, skipData, errs atomic.Uint64
 }
@@ -117,12 +119,16 @@ type logState struct {
 	// spare holds finished intervals kept for their memory: new ones reuse
 	// their maps and record slices.
 	spare []*interval
+	// owed are SKIPDATA records a failing destination could not take yet.
+	owed []owedSkip
 }
 
 // interval is one aggregation interval of one log in progress.
 type interval struct {
 	seen    []bool // per position in ifaces: a record was written
 	skipped bool
+	// failed: a record of the interval could not be written (said once).
+	failed bool
 	// agg sums the windows of the interval per direction of a 5-tuple: one
 	// record each, as AWS aggregates (several engine windows in a 600 s
 	// interval, several flows of one tuple reusing its ports).
@@ -465,7 +471,7 @@ func (ls *logState) at(start int64, n, hint int) *interval {
 func (ls *logState) release(iv *interval) {
 	clear(iv.seen)
 	iv.agg.reset()
-	iv.recs.n, iv.skipped = 0, false
+	iv.recs.n, iv.skipped, iv.failed = 0, false, false
 	if len(ls.spare) < 2 {
 		ls.spare = append(ls.spare, iv)
 	}
@@ -500,7 +506,16 @@ func (s *Sink) deliver(ls *logState, in *flowlog.Interface) bool {
 	}
 	if err != nil {
 		s.errs.Add(1)
-		s.fail(fmt.Errorf("flow log %s: %w", ls.ID, err))
+		// The interval's lost records make it SKIPDATA (written after its
+		// records, if the destination takes it); one report per interval.
+		if iv := s.writing; iv != nil {
+			iv.skipped = true
+			if iv.failed {
+				return false
+			}
+			iv.failed = true
+		}
+		s.fail(fmt.Errorf("flow log %s: %w (further failures of this interval are counted, not shown)", ls.ID, err))
 		return false
 	}
 	return true
@@ -549,28 +564,52 @@ func (s *Sink) finish(ls *logState, limit int64) {
 }
 
 func (s *Sink) finishInterval(ls *logState, start int64, iv *interval) {
-	if iv != nil {
-		s.flushAgg(ls, iv)
+	if iv == nil {
+		iv = ls.at(start, len(ls.ifaces), 0)
 	}
-	for p, i := range ls.ifaces {
-		in := &s.cfg.Interfaces[i]
-		if iv != nil && iv.skipped {
-			in.Status(&s.rec, flowlog.LogSkipData, start, start+ls.interval-1)
-			if s.deliver(ls, in) {
-				s.skipData.Add(1)
-			}
+	s.writing = iv
+	defer func() { s.writing = nil }()
+	s.flushAgg(ls, iv)
+	if iv.skipped {
+		for p := range ls.ifaces {
+			ls.owed = append(ls.owed, owedSkip{start: start, iface: p})
 		}
-		if iv == nil || !iv.seen[p] {
+	}
+	// SKIPDATA records, this interval's and those a failing destination
+	// could not take before, oldest first.
+	kept := ls.owed[:0]
+	for _, o := range ls.owed {
+		in := &s.cfg.Interfaces[ls.ifaces[o.iface]]
+		in.Status(&s.rec, flowlog.LogSkipData, o.start, o.start+ls.interval-1)
+		if s.deliver(ls, in) {
+			s.skipData.Add(1)
+		} else if len(kept) < maxOwed {
+			kept = append(kept, o)
+		}
+	}
+	ls.owed = kept
+	for p, i := range ls.ifaces {
+		if !iv.seen[p] {
+			in := &s.cfg.Interfaces[i]
 			in.Status(&s.rec, flowlog.LogNoData, start, start+ls.interval-1)
 			if s.deliver(ls, in) {
 				s.noData.Add(1)
 			}
 		}
 	}
-	if iv != nil {
-		ls.release(iv)
-	}
+	ls.release(iv)
 }
+
+// owedSkip is a SKIPDATA record a failing destination could not take yet:
+// an interval's start and the interface's position in the log.
+type owedSkip struct {
+	start int64
+	iface int
+}
+
+// maxOwed bounds the SKIPDATA records kept for a destination that keeps
+// failing.
+const maxOwed = 4096
 
 // flushAgg writes the summed records of an interval, in the order their
 // first windows came.

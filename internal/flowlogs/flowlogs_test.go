@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -276,5 +278,63 @@ func TestTunnelledFlows(t *testing.T) {
 	}
 	if got := fileLines(t, dir); len(got) != 2 {
 		t.Errorf("records %q, want one for each depth", got)
+	}
+}
+
+// failingStore is a DirStore that cannot create objects while fail is set.
+type failingStore struct {
+	flowlog.DirStore
+	fail *bool
+}
+
+func (s failingStore) Create(bucket, key string) (flowlog.Object, error) {
+	if *s.fail {
+		return nil, errors.New("no space left on device")
+	}
+	return s.DirStore.Create(bucket, key)
+}
+
+// TestDestinationFails: records a destination refuses are counted, said
+// once per interval, and make their interval SKIPDATA once the destination
+// takes records again.
+func TestDestinationFails(t *testing.T) {
+	dir := t.TempDir()
+	fail := false
+	var said []string
+	set := settings(t, flowlog.Definition{LogDestinationType: flowlog.DestinationS3, LogDestination: "arn:aws:s3:::bkt",
+		MaxAggregationInterval: 60, DestinationOptions: flowlog.DestinationOptions{FileFormat: flowlog.FilePlainText}})
+	s := newSink(t, Config{S3: failingStore{flowlog.DirStore{Root: dir}, &fail},
+		Logf: func(f string, a ...any) { said = append(said, fmt.Sprintf(f, a...)) }},
+		Log{ID: "fl-f", Settings: set, Interfaces: []int{0}})
+	many := make([]engine.FlowWindow, 50)
+	for i := range many {
+		many[i] = win(t0, 0, 1, 1, 0, 0)
+		many[i].SrcPort = uint16(2000 + i)
+	}
+	fail = true
+	if err := s.FlowWindows(many); err != nil {
+		t.Fatal(err)
+	}
+	// The next window finishes the first interval while writes fail.
+	if err := s.FlowWindows([]engine.FlowWindow{win(t0+120, 0, 1, 0, 0, 0)}); err == nil {
+		t.Error("no error from a destination refusing writes")
+	}
+	fail = false
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Errors < 100 {
+		t.Errorf("stats %+v: want the 100 refused records counted", st)
+	}
+	if len(said) > 2 {
+		t.Errorf("%d error lines for one interval: %q", len(said), said)
+	}
+	got := fileLines(t, dir)
+	var skip bool
+	for _, l := range got {
+		skip = skip || strings.HasSuffix(l, "SKIPDATA")
+	}
+	if !skip {
+		t.Errorf("no SKIPDATA after lost records: %q", got)
 	}
 }
