@@ -71,7 +71,11 @@ var ifaceKeys = []string{"interface-id", "subnet-id", "vpc-id", "instance-id", "
 // flowLogInterface is the flow log interface of the source named name: the
 // defaults with what the config set.
 func (s ifaceSpec) flowLogInterface(name string) (flowlog.Interface, error) {
-	in := flowlog.DefaultInterface(name)
+	return s.apply(flowlog.DefaultInterface(name))
+}
+
+// apply sets on in what the config set; its local addresses replace in's.
+func (s ifaceSpec) apply(in flowlog.Interface) (flowlog.Interface, error) {
 	set := func(dst *string, v string) {
 		if v != "" {
 			*dst = v
@@ -84,14 +88,78 @@ func (s ifaceSpec) flowLogInterface(name string) (flowlog.Interface, error) {
 	set(&in.AccountID, s.AccountID)
 	set(&in.Region, s.Region)
 	set(&in.AZID, s.AZID)
+	if len(s.LocalAddresses) > 0 {
+		in.Local = nil
+	}
 	for _, a := range s.LocalAddresses {
 		ip, err := netip.ParseAddr(a)
 		if err != nil {
-			return in, fmt.Errorf("source %s: local-addresses: %q is not an IP address", name, a)
+			return in, fmt.Errorf("source %s: local-addresses: %q is not an IP address", in.Name, a)
 		}
 		in.Local = append(in.Local, ip)
 	}
 	return in, nil
+}
+
+// yamlValue is a flag whose config-file value may be a structure:
+// loadConfig hands it the YAML node instead of setting it from scalars.
+type yamlValue interface {
+	decodeYAML(node *yaml.Node) error
+}
+
+// ifaceFlag is --iface: interface names, and in a config file also
+// mappings that give an interface's flow log metadata:
+//
+//	iface:
+//	  - eth0
+//	  - name: eth1
+//	    interface-id: eni-0123456789abcdef0
+//	    subnet-id: subnet-0123456789abcdef0
+type ifaceFlag struct{ l *liveFlags }
+
+func (f ifaceFlag) String() string {
+	if f.l == nil {
+		return ""
+	}
+	return f.l.ifaces.String()
+}
+
+func (f ifaceFlag) Set(v string) error { return f.l.ifaces.Set(v) }
+
+func (f ifaceFlag) decodeYAML(node *yaml.Node) error {
+	items := []*yaml.Node{node}
+	if node.Kind == yaml.SequenceNode {
+		items = node.Content
+	}
+	for i, it := range items {
+		switch it.Kind {
+		case yaml.ScalarNode:
+			if err := f.Set(it.Value); err != nil {
+				return fmt.Errorf("item %d: %w", i, err)
+			}
+		case yaml.MappingNode:
+			var m struct {
+				Name      string `yaml:"name"`
+				ifaceSpec `yaml:",inline"`
+			}
+			if err := checkKeys(it, append([]string{"name"}, ifaceKeys...)...); err != nil {
+				return fmt.Errorf("item %d: %w", i, err)
+			}
+			if err := it.Decode(&m); err != nil {
+				return fmt.Errorf("item %d: %w", i, err)
+			}
+			if err := f.Set(m.Name); err != nil {
+				return fmt.Errorf("item %d: name: %w", i, err)
+			}
+			if f.l.meta == nil {
+				f.l.meta = map[string]ifaceSpec{}
+			}
+			f.l.meta[m.Name] = m.ifaceSpec
+		default:
+			return fmt.Errorf("item %d: want an interface name or a mapping", i)
+		}
+	}
+	return nil
 }
 
 // parsePcapArg reads FILE or NAME=FILE. A file whose own name holds an =
@@ -157,6 +225,12 @@ func loadConfig(fs *flag.FlagSet, path string, pcaps *pcapList) error {
 		}
 		if key == "pcap" {
 			if err := decodePcaps(&node, pcaps); err != nil {
+				return fmt.Errorf("%s: %w", where, err)
+			}
+			continue
+		}
+		if yv, ok := fs.Lookup(key).Value.(yamlValue); ok {
+			if err := yv.decodeYAML(&node); err != nil {
 				return fmt.Errorf("%s: %w", where, err)
 			}
 			continue

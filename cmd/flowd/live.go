@@ -12,6 +12,7 @@ import (
 // liveFlags are the live-capture settings serve and watch share.
 type liveFlags struct {
 	ifaces       listFlag
+	meta         map[string]ifaceSpec // flow log metadata by interface name, from the config
 	source       string
 	bpf          string
 	promisc      bool
@@ -26,7 +27,7 @@ type liveFlags struct {
 
 func (l *liveFlags) register(fs *cmdFlags) {
 	fs.section(groupLive)
-	fs.Var(&l.ifaces, "iface", "capture this network interface `NAME` live (repeatable)")
+	fs.Var(ifaceFlag{l}, "iface", "capture this network interface `NAME` live (repeatable; in a config file, also a mapping with name and flow log metadata)")
 	fs.StringVar(&l.source, "source", "afpacket", "live capture: afpacket (Linux; one socket per worker in a fanout group, rings read in place) or libpcap (portable; one worker per interface)")
 	fs.StringVar(&l.bpf, "bpf", "", "capture only frames matching this filter `expression` (pcap-filter syntax, compiled by libpcap)")
 	fs.BoolVar(&l.promisc, "promisc", false, "put the interfaces into promiscuous mode while capturing")

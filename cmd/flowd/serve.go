@@ -227,7 +227,11 @@ func serve(o serveOpts) error {
 	// local addresses (flow-direction) are the host's on that interface.
 	var ifaces []flowlog.Interface
 	for _, info := range infos {
-		ifaces = append(ifaces, liveFlowLogInterface(info.Name))
+		in, err := o.lf.meta[info.Name].apply(liveFlowLogInterface(info.Name))
+		if err != nil {
+			return err
+		}
+		ifaces = append(ifaces, in)
 	}
 	for _, p := range o.pcaps {
 		info := engine.SourceInfo{AvailabilityZone: cmp.Or(p.AvailabilityZone, o.az),

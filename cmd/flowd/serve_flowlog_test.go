@@ -336,3 +336,29 @@ func TestLiveFlowLogInterface(t *testing.T) {
 		t.Errorf("unknown interface has local addresses %v", got.Local)
 	}
 }
+
+// TestConfigIfaceMetadata: a config file's iface list takes names and
+// mappings with an interface's flow log metadata; an unknown key is an
+// error naming it.
+func TestConfigIfaceMetadata(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "flowd.yaml")
+	os.WriteFile(path, []byte("iface:\n  - eth0\n  - name: eth1\n    interface-id: eni-0123456789abcdef0\n    local-addresses: [10.1.2.3]\n"), 0o644)
+	var o serveOpts
+	fs := newServeFlags(&o)
+	if err := loadConfig(fs.FlagSet, path, &o.pcaps); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(o.lf.ifaces, listFlag{"eth0", "eth1"}) {
+		t.Fatalf("ifaces %v", o.lf.ifaces)
+	}
+	in, err := o.lf.meta["eth1"].apply(liveFlowLogInterface("eth1"))
+	if err != nil || in.InterfaceID != "eni-0123456789abcdef0" || !slices.Equal(in.Local, []netip.Addr{netip.MustParseAddr("10.1.2.3")}) {
+		t.Errorf("eth1: %+v, %v", in, err)
+	}
+	os.WriteFile(path, []byte("iface:\n  - name: eth1\n    subnet: x\n"), 0o644)
+	var o2 serveOpts
+	if err := loadConfig(newServeFlags(&o2).FlagSet, path, &o2.pcaps); err == nil || !strings.Contains(err.Error(), `"subnet"`) {
+		t.Errorf("unknown key: %v", err)
+	}
+}
