@@ -232,7 +232,9 @@ func (s *Server) root(w http.ResponseWriter, r *http.Request) {
 	reqID := uuid.NewString()
 	w.Header().Set("X-Amzn-RequestId", reqID)
 	if r.URL.Path != "/" {
-		http.NotFound(w, r)
+		// In the API's error shape, so that an SDK pointed at a wrong
+		// base path reports what is wrong rather than failing to decode.
+		writeError(w, http.StatusNotFound, &Error{Type: UnknownOperation, Message: fmt.Sprintf("%s %s: no such path; the APIs are served at POST / (see also GET /status and GET /metrics)", r.Method, quote(r.URL.Path))})
 		return
 	}
 	if r.Method != http.MethodPost {
