@@ -225,11 +225,8 @@ func (p *Packet) decodeVLAN(b []byte, et uint16, n *uint) ([]byte, uint16) {
 		}
 		tag := b[:vlanTagLen:vlanTagLen]
 		id := (uint16(tag[0])<<8 | uint16(tag[1])) & 0x0FFF
-		switch *n {
-		case 0, 1:
+		if *n < uint(len(p.VLAN)) {
 			p.VLAN[*n] = id
-		case 2:
-			p.VLAN3 = id
 		}
 		et = uint16(tag[2])<<8 | uint16(tag[3])
 		b = b[vlanTagLen:]

@@ -359,8 +359,8 @@ func checkInvariants(t testing.TB, p *Packet, b []byte) {
 	if p.Reason != ReasonOK {
 		return
 	}
-	if p.NumVLAN < 3 && p.VLAN3 != 0 || p.NumVLAN < 2 && p.VLAN[1] != 0 || p.NumVLAN < 1 && p.VLAN[0] != 0 {
-		t.Fatalf("NumVLAN %d with VLAN %v %d", p.NumVLAN, p.VLAN, p.VLAN3)
+	if p.NumVLAN < 3 && p.VLAN[2] != 0 || p.NumVLAN < 2 && p.VLAN[1] != 0 || p.NumVLAN < 1 && p.VLAN[0] != 0 {
+		t.Fatalf("NumVLAN %d with VLAN %v", p.NumVLAN, p.VLAN)
 	}
 	if p.SPI != 0 && p.Proto != ProtoESP {
 		t.Fatalf("SPI for protocol %d", p.Proto)
@@ -397,8 +397,8 @@ func checkInvariants(t testing.TB, p *Packet, b []byte) {
 
 // dump prints a Packet with addresses in their usual form.
 func dump(p *Packet) string {
-	s := fmt.Sprintf("{Reason:%v VLAN:%v,%d/%d %s IPLen:%d CapLen:%d L3:%d L4:%d TCP:flags=%#x hl=%d seq=%d ICMP:%d/%d echo=%v/%#x err=%v inner=%s Frag:%v mf=%v off=%d id=%#x spi=%#x",
-		p.Reason, p.VLAN, p.VLAN3, p.NumVLAN, tupleString(p.Tuple), p.IPLen, p.CapLen, p.L3Offset, p.L4Offset,
+	s := fmt.Sprintf("{Reason:%v VLAN:%v/%d %s IPLen:%d CapLen:%d L3:%d L4:%d TCP:flags=%#x hl=%d seq=%d ICMP:%d/%d echo=%v/%#x err=%v inner=%s Frag:%v mf=%v off=%d id=%#x spi=%#x",
+		p.Reason, p.VLAN, p.NumVLAN, tupleString(p.Tuple), p.IPLen, p.CapLen, p.L3Offset, p.L4Offset,
 		p.TCPFlags, p.TCPHeaderLen, p.TCPSeq, p.ICMPType, p.ICMPCode, p.IsICMPEcho, p.ICMPEchoID,
 		p.IsICMPError, tupleString(p.Inner), p.IsFragment, p.MoreFragments, p.FragOffset, p.FragID, p.SPI)
 	if p.Tunnel != TunnelNone || p.TunnelDepth != 0 || p.HasGREKey || p.FrameOffset != 0 {

@@ -149,7 +149,7 @@ var fixtures = []fixture{
 			// IPv4: total 33, id 2, TTL 64, UDP
 			[]byte{0x45, 0x00, 0x00, 0x21, 0x00, 0x02, 0x00, 0x00, 0x40, 0x11, 0x00, 0x00}, ip4AtoB,
 			udpDNS),
-		want: Packet{VLAN: [2]uint16{100}, NumVLAN: 1, Tuple: udpWant(addrA4, addrB4, 4), IPLen: 33, L3Offset: 18, L4Offset: 38},
+		want: Packet{VLAN: [3]uint16{100}, NumVLAN: 1, Tuple: udpWant(addrA4, addrB4, 4), IPLen: 33, L3Offset: 18, L4Offset: 38},
 	},
 	{
 		name: "eth-qinq-ipv4-tcp",
@@ -158,7 +158,7 @@ var fixtures = []fixture{
 			// IPv4: total 40, TCP
 			[]byte{0x45, 0x00, 0x00, 0x28, 0x00, 0x03, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00}, ip4AtoB,
 			tcpACK),
-		want: Packet{VLAN: [2]uint16{200, 100}, NumVLAN: 2, Tuple: tcpWant(addrA4, addrB4, 4), IPLen: 40, L3Offset: 22, L4Offset: 42,
+		want: Packet{VLAN: [3]uint16{200, 100}, NumVLAN: 2, Tuple: tcpWant(addrA4, addrB4, 4), IPLen: 40, L3Offset: 22, L4Offset: 42,
 			TCPFlags: TCPAck | TCPPsh, TCPHeaderLen: 20, TCPSeq: 1001},
 	},
 	{
@@ -168,8 +168,8 @@ var fixtures = []fixture{
 			// IPv4: total 33, UDP
 			[]byte{0x45, 0x00, 0x00, 0x21, 0x00, 0x04, 0x00, 0x00, 0x40, 0x11, 0x00, 0x00}, ip4AtoB,
 			udpDNS),
-		// The third (innermost) tag is kept apart, in VLAN3.
-		want: Packet{VLAN: [2]uint16{300, 200}, VLAN3: 100, NumVLAN: 3, Tuple: udpWant(addrA4, addrB4, 4), IPLen: 33, L3Offset: 26, L4Offset: 46},
+		// Three tags: all three ids are kept.
+		want: Packet{VLAN: [3]uint16{300, 200, 100}, NumVLAN: 3, Tuple: udpWant(addrA4, addrB4, 4), IPLen: 33, L3Offset: 26, L4Offset: 46},
 	},
 	{
 		name: "eth-vlan-ipv6-udp",
@@ -178,7 +178,7 @@ var fixtures = []fixture{
 			// IPv6: payload 8, UDP
 			[]byte{0x60, 0x00, 0x00, 0x00, 0x00, 0x08, 0x11, 0x40}, ip6AtoB,
 			udpEmpty),
-		want: Packet{VLAN: [2]uint16{100}, NumVLAN: 1, Tuple: udpWant(addrA6, addrB6, 6), IPLen: 48, L3Offset: 18, L4Offset: 58},
+		want: Packet{VLAN: [3]uint16{100}, NumVLAN: 1, Tuple: udpWant(addrA6, addrB6, 6), IPLen: 48, L3Offset: 18, L4Offset: 58},
 	},
 	{
 		name: "eth-8-vlan-tags-ipv4-udp",
@@ -188,7 +188,7 @@ var fixtures = []fixture{
 			[]byte{0x45, 0x00, 0x00, 0x1c, 0x00, 0x04, 0x00, 0x00, 0x40, 0x11, 0x00, 0x00}, ip4AtoB,
 			udpEmpty),
 		// MaxVLANTags tags: the limit itself is accepted.
-		want: Packet{VLAN: [2]uint16{1, 200}, VLAN3: 1, NumVLAN: 3, Tuple: udpWant(addrA4, addrB4, 4), IPLen: 28, L3Offset: 46, L4Offset: 66},
+		want: Packet{VLAN: [3]uint16{1, 200, 1}, NumVLAN: 3, Tuple: udpWant(addrA4, addrB4, 4), IPLen: 28, L3Offset: 46, L4Offset: 66},
 	},
 	{
 		name: "sll-ipv4-udp",
@@ -206,7 +206,7 @@ var fixtures = []fixture{
 			// IPv4: total 33, UDP
 			[]byte{0x45, 0x00, 0x00, 0x21, 0x00, 0x05, 0x00, 0x00, 0x40, 0x11, 0x00, 0x00}, ip4AtoB,
 			udpDNS),
-		want: Packet{VLAN: [2]uint16{100}, NumVLAN: 1, Tuple: udpWant(addrA4, addrB4, 4), IPLen: 33, L3Offset: 20, L4Offset: 40},
+		want: Packet{VLAN: [3]uint16{100}, NumVLAN: 1, Tuple: udpWant(addrA4, addrB4, 4), IPLen: 33, L3Offset: 20, L4Offset: 40},
 	},
 	{
 		name: "sll2-ipv6-udp",

@@ -228,11 +228,8 @@ func (o *oracle) etherType(et layers.EthernetType, rest []byte) bool {
 			if err := tag.DecodeFromBytes(rest, df); err != nil {
 				return o.fail("dot1q: %v", err)
 			}
-			switch n {
-			case 0, 1:
+			if n < len(o.want.VLAN) {
 				o.want.VLAN[n] = tag.VLANIdentifier
-			case 2:
-				o.want.VLAN3 = tag.VLANIdentifier
 			}
 			o.want.NumVLAN = uint8(min(n+1, 3))
 			n++

@@ -200,13 +200,13 @@ type Packet struct {
 	// is guaranteed.
 	Reason Reason
 
-	// VLAN holds the two outermost 802.1Q / 802.1ad (0x8100, 0x88a8,
-	// 0x9100) ids, outermost first, and VLAN3 the third; NumVLAN says how
-	// many were kept (capped at 3; deeper tags are skipped, up to
-	// MaxVLANTags in all). Tags are read after Ethernet, SLL, SLL2 and
+	// VLAN holds the three outermost 802.1Q / 802.1ad (0x8100, 0x88a8,
+	// 0x9100) ids, outermost first, 0 where absent; NumVLAN says how many
+	// were kept (capped at 3, as Suricata keys flows by three; deeper tags
+	// are skipped, up to MaxVLANTags in all). Tags are read after Ethernet, SLL, SLL2 and
 	// Cisco HDLC headers, and in an MPLS Ethernet pseudowire (counted on
 	// from the outer tags).
-	VLAN    [2]uint16
+	VLAN    [3]uint16
 	NumVLAN uint8
 
 	// Tuple is the packet's own 5-tuple (for ICMP errors too: the error's
@@ -274,9 +274,6 @@ type Packet struct {
 	MoreFragments bool
 	FragOffset    uint16
 	FragID        uint32
-
-	// VLAN3 is the third VLAN id, valid when NumVLAN is 3.
-	VLAN3 uint16
 
 	// SPI is the ESP security parameters index, valid when Proto is
 	// ProtoESP and the packet is not a later fragment. It is 0 (a value

@@ -540,7 +540,7 @@ var tunnelFixtures = []fixture{
 				udp(49152, 4789,
 					vxlanVNI123456,
 					inEthIP4TCP))),
-		want: Packet{VLAN: [2]uint16{200, 100}, VLAN3: 1, NumVLAN: 3, Tuple: udpT(49152, 4789), IPLen: 90, L3Offset: 28, L4Offset: 48,
+		want: Packet{VLAN: [3]uint16{200, 100, 1}, NumVLAN: 3, Tuple: udpT(49152, 4789), IPLen: 90, L3Offset: 28, L4Offset: 48,
 			Tunnel: TunnelVXLAN, VNI: 0x123456, InnerLink: capture.LinkEthernet, InnerOffset: 64, InnerLen: 54},
 		inner: []Packet{wantInIP4TCP(64, 14, 54)},
 	},
@@ -557,7 +557,7 @@ var tunnelFixtures = []fixture{
 		name: "eth-vlan-mpls-ipv6-explicit-null-udp",
 		link: capture.LinkEthernet,
 		b:    cat(ethAddrs, tagQ100, etMPLS, mplsV6NullBottom, inIP6UDP),
-		want: Packet{VLAN: [2]uint16{100}, NumVLAN: 1, Tuple: udpWant(addrA6, addrB6, 6), IPLen: 53, L3Offset: 22, L4Offset: 62},
+		want: Packet{VLAN: [3]uint16{100}, NumVLAN: 1, Tuple: udpWant(addrA6, addrB6, 6), IPLen: 53, L3Offset: 22, L4Offset: 62},
 	},
 	{
 		// An Ethernet pseudowire: the VLAN tag inside counts on from the
@@ -566,7 +566,7 @@ var tunnelFixtures = []fixture{
 		link: capture.LinkEthernet,
 		b: cat(ethAddrs, tagQ100, etMPLS, mpls100, mpls200Bottom, pwControlWord,
 			ethAddrsInner, tagAD200, etIPv4, inIP4TCP),
-		want: Packet{VLAN: [2]uint16{100, 200}, NumVLAN: 2, Tuple: tcpWant(addrA4, addrB4, 4), IPLen: 40, L3Offset: 48, L4Offset: 68,
+		want: Packet{VLAN: [3]uint16{100, 200}, NumVLAN: 2, Tuple: tcpWant(addrA4, addrB4, 4), IPLen: 40, L3Offset: 48, L4Offset: 68,
 			TCPFlags: TCPSyn, TCPHeaderLen: 20, TCPSeq: 1000},
 	},
 	{
@@ -590,7 +590,7 @@ var tunnelFixtures = []fixture{
 				inIP6UDP),
 			// Ethernet padding: not PPPoE payload
 			make([]byte, 4)),
-		want: Packet{VLAN: [2]uint16{100}, NumVLAN: 1, Tuple: udpWant(addrA6, addrB6, 6), IPLen: 53, L3Offset: 26, L4Offset: 66},
+		want: Packet{VLAN: [3]uint16{100}, NumVLAN: 1, Tuple: udpWant(addrA6, addrB6, 6), IPLen: 53, L3Offset: 26, L4Offset: 66},
 	},
 	{
 		name: "ppp-address-control-ipv4-tcp",

@@ -40,7 +40,8 @@ type StartKey struct {
 	First, Last      int64
 	Src, Dst         [16]byte
 	SrcPort, DstPort uint16
-	VLAN             [2]uint16
+	VLAN             [3]uint16
+	SPI              uint32
 	Source           uint16
 	Proto, Family    uint8
 	Depth            uint8
@@ -49,12 +50,12 @@ type StartKey struct {
 // StartKey returns f's start-order key.
 func (f *Flow) StartKey() StartKey {
 	return StartKey{First: f.First, Last: f.Last, Src: f.Src, Dst: f.Dst, SrcPort: f.SrcPort, DstPort: f.DstPort,
-		VLAN: f.VLAN, Source: f.Source, Proto: f.Proto, Family: f.Family, Depth: f.Depth}
+		VLAN: f.VLAN, SPI: f.SPI, Source: f.Source, Proto: f.Proto, Family: f.Family, Depth: f.Depth}
 }
 
 // Compare orders keys by first packet, then protocol, family, initiator
-// address and port, responder address and port, VLAN ids, tunnel depth,
-// source and last packet: a total order for the flows of one run, the order
+// address and port, responder address and port, VLAN ids, ESP SPI, tunnel
+// depth, source and last packet: a total order for the flows of one run, the order
 // replay's output and the generator's truth files use.
 func (k *StartKey) Compare(o *StartKey) int {
 	if c := cmp.Compare(k.First, o.First); c != 0 {
@@ -63,7 +64,8 @@ func (k *StartKey) Compare(o *StartKey) int {
 	return cmp.Or(cmp.Compare(k.Proto, o.Proto), cmp.Compare(k.Family, o.Family),
 		bytes.Compare(k.Src[:], o.Src[:]), cmp.Compare(k.SrcPort, o.SrcPort),
 		bytes.Compare(k.Dst[:], o.Dst[:]), cmp.Compare(k.DstPort, o.DstPort),
-		cmp.Compare(k.VLAN[0], o.VLAN[0]), cmp.Compare(k.VLAN[1], o.VLAN[1]),
+		cmp.Compare(k.VLAN[0], o.VLAN[0]), cmp.Compare(k.VLAN[1], o.VLAN[1]), cmp.Compare(k.VLAN[2], o.VLAN[2]),
+		cmp.Compare(k.SPI, o.SPI),
 		cmp.Compare(k.Depth, o.Depth), cmp.Compare(k.Source, o.Source), cmp.Compare(k.Last, o.Last))
 }
 
@@ -81,10 +83,12 @@ func compareTable(a, b *flowtable.Flow) int {
 	}
 	as, asp, ad, adp := endpoints(a)
 	bs, bsp, bd, bdp := endpoints(b)
+	av, bv := a.Key.VLAN.IDs(), b.Key.VLAN.IDs()
 	return cmp.Or(cmp.Compare(a.Key.Proto, b.Key.Proto), cmp.Compare(a.Key.Family, b.Key.Family),
 		bytes.Compare(as[:], bs[:]), cmp.Compare(asp, bsp),
 		bytes.Compare(ad[:], bd[:]), cmp.Compare(adp, bdp),
-		cmp.Compare(a.Key.VLAN[0], b.Key.VLAN[0]), cmp.Compare(a.Key.VLAN[1], b.Key.VLAN[1]),
+		cmp.Compare(av[0], bv[0]), cmp.Compare(av[1], bv[1]), cmp.Compare(av[2], bv[2]),
+		cmp.Compare(spiOf(a), spiOf(b)),
 		cmp.Compare(a.Key.Depth, b.Key.Depth), cmp.Compare(a.Source, b.Source), cmp.Compare(a.Last, b.Last))
 }
 

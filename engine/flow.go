@@ -30,8 +30,9 @@ type Flow struct {
 	Src, Dst [16]byte
 	// SrcPort and DstPort are 0 for protocols without ports.
 	SrcPort, DstPort uint16
-	// VLAN holds the VLAN ids of the key, outermost first, 0 where absent.
-	VLAN [2]uint16
+	// VLAN holds the VLAN ids of the key (up to three), outermost first,
+	// 0 where absent.
+	VLAN [3]uint16
 	// Source is the id of the capture source the first packet came from
 	// (Engine.AddSource's return value).
 	Source uint16
@@ -47,6 +48,16 @@ type Flow struct {
 	// ICMPType and ICMPCode are those of the flow's first packet (ICMP
 	// flows only).
 	ICMPType, ICMPCode uint8
+	// ResponseICMPType is the type that answers ICMPType (echo reply 0 for
+	// echo request 8, ...), 0 when none does; ICMP flows only. It comes
+	// from the flow's key, which holds that pair: like Suricata, flowd
+	// keeps no type or code of the packets that came back, and Suricata's
+	// EVE writes this type with code 0 once the flow has a packet to the
+	// client.
+	ResponseICMPType uint8
+	// SPI is the ESP security parameters index the flow is keyed by (ESP
+	// flows only); the ports stay 0.
+	SPI uint32
 	// Reversed: the flow's direction came from a SYN/ACK seen first.
 	Reversed bool
 	// Emergency: the flow ended while its shard was in emergency mode.
@@ -97,23 +108,42 @@ func flowOf(t *flowtable.Flow, out *Flow) {
 		IPBytes: t.IPBytes,
 		Src:     *src, Dst: *dst,
 		SrcPort: sp, DstPort: dp,
-		VLAN:   t.Key.VLAN,
+		VLAN:   t.Key.VLAN.IDs(),
 		Source: t.Source,
 		Proto:  t.Key.Proto, Family: t.Key.Family, Depth: t.Key.Depth,
 		State:    State(t.State),
 		Reason:   EndReason(t.Reason),
 		TCPFlags: t.TCPFlags,
 		ICMPType: t.ICMPType, ICMPCode: t.ICMPCode,
+		SPI:       spiOf(t),
 		Reversed:  t.Reversed(),
 		Emergency: t.Emergency(),
 	}
 	if t.Reason == reasonReport {
 		out.Reason, out.Partial = ReasonActive, true
 	}
+	if p := t.Key.Proto; p == decode.ProtoICMP || p == decode.ProtoICMPv6 {
+		if _, reply := t.DstRaw(); reply != icmpNoReply {
+			out.ResponseICMPType = uint8(reply)
+		}
+	}
+}
+
+// spiOf is the SPI of an ESP flow, 0 for other protocols. The key holds it
+// in the port slots, its high half on the side of the packet's sender (see
+// prepare), and the flow's source sent its first packet.
+func spiOf(t *flowtable.Flow) uint32 {
+	if t.Key.Proto != decode.ProtoESP {
+		return 0
+	}
+	_, hi := t.SrcRaw()
+	_, lo := t.DstRaw()
+	return uint32(hi)<<16 | uint32(lo)
 }
 
 // endpoints are a table flow's initiator and responder with their ports,
-// 0 for protocols without ports (the key holds ICMP's type pair there).
+// 0 for protocols without ports (the key holds ICMP's type pair and ESP's
+// SPI there).
 func endpoints(t *flowtable.Flow) (src *[16]byte, sp uint16, dst *[16]byte, dp uint16) {
 	src, sp = t.SrcRaw()
 	dst, dp = t.DstRaw()

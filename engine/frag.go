@@ -17,7 +17,7 @@ type fragKey struct {
 	proto    uint8
 	family   uint8
 	depth    uint8 // tunnels deep
-	vlan     [2]uint16
+	vlan     [3]uint16
 }
 
 type fragPorts struct {

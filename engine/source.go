@@ -345,6 +345,13 @@ func prepare(d *decode.Packet, p *flowtable.Packet, x *fragInfo, src uint16) {
 		}
 		sport, dport = icmpKeyPorts(t.Proto, typ)
 	}
+	// An ESP flow is keyed by its SPI, as Suricata keys it: two security
+	// associations between the same hosts are two flows. The SPI's halves
+	// take the port slots, the high half on the sender's side; each SA
+	// carries one direction, so a flow's packets all come from its source.
+	if t.Proto == decode.ProtoESP && p.Kind == flowtable.KindNormal && !d.LaterFragment() {
+		sport, dport = uint16(d.SPI>>16), uint16(d.SPI)
+	}
 	x.kind = fragNone
 	if d.IsFragment && p.Kind == flowtable.KindNormal {
 		x.key = fragKey{src: t.Src, dst: t.Dst, id: d.FragID, family: t.Family, vlan: d.VLAN, depth: d.TunnelDepth}
@@ -388,10 +395,14 @@ func prepare(d *decode.Packet, p *flowtable.Packet, x *fragInfo, src uint16) {
 func icmpKeyPorts(proto, typ uint8) (uint16, uint16) {
 	reply, ok := decode.ICMPCounterpart(proto, typ)
 	if !ok {
-		reply = 255
+		reply = icmpNoReply
 	}
 	return uint16(typ), uint16(reply)
 }
+
+// icmpNoReply is the reply "type" in the key of an ICMP type that has no
+// answer.
+const icmpNoReply = 255
 
 // dispatch copies p into the batch of the worker that owns its flow.
 func (s *source) dispatch(p *flowtable.Packet) {

@@ -100,7 +100,7 @@ func TestAgainstTshark(t *testing.T) {
 type convKey struct {
 	proto uint8
 	a, b  netip.AddrPort
-	vlan  [2]uint16
+	vlan  [3]uint16
 }
 
 func (k convKey) String() string {
@@ -112,7 +112,7 @@ type convCount struct {
 }
 
 // newConvKey orders the endpoints; rev reports that src is the key's b.
-func newConvKey(proto uint8, src netip.Addr, sp uint16, dst netip.Addr, dp uint16, vlan [2]uint16) (convKey, bool) {
+func newConvKey(proto uint8, src netip.Addr, sp uint16, dst netip.Addr, dp uint16, vlan [3]uint16) (convKey, bool) {
 	s, d := netip.AddrPortFrom(src, sp), netip.AddrPortFrom(dst, dp)
 	if d.Compare(s) < 0 {
 		return convKey{proto: proto, a: d, b: s, vlan: vlan}, true
@@ -185,9 +185,9 @@ func tsharkConversations(t *testing.T, tshark, file string) map[convKey]*convCou
 		}
 		// tshark names an 802.1ad outer tag ieee8021ad.id and 802.1Q tags
 		// vlan.id; flowd keeps them outermost first.
-		var vlan [2]uint16
+		var vlan [3]uint16
 		for i, v := range append(get("ieee8021ad.id"), get("vlan.id")...) {
-			if i < 2 {
+			if i < len(vlan) {
 				n, _ := strconv.Atoi(v)
 				vlan[i] = uint16(n)
 			}

@@ -28,7 +28,7 @@ func newBenchWorkload(n int, zipf bool) *benchWorkload {
 			src[j], dst[j] = byte(v>>(8*j)), byte(v>>(32+8*j))
 		}
 		sp, dp := uint16(r.Uint32()), uint16(r.Uint32())
-		k, rev := MakeKey(&src, &dst, sp, dp, 6, 4, [2]uint16{})
+		k, rev := MakeKey(&src, &dst, sp, dp, 6, 4, [3]uint16{})
 		w.pkts[i] = Packet{Key: k, Reverse: rev, FrameLen: 100, IPLen: 86, TCPFlags: tcpAck, Time: 1}
 	}
 	return w.withStream(zipf, r)

@@ -69,7 +69,7 @@ const (
 	flagRefused               // the responder answered with an ICMP error that refuses the flow
 )
 
-// Flow is one tracked flow: 128 bytes, pointer-free, so a slab of them is
+// Flow is one tracked flow: 120 bytes, pointer-free, so a slab of them is
 // never scanned by the garbage collector. Fields are valid while State is
 // not StateFree; a Flow handed to an EndSink is a copy and stays valid.
 type Flow struct {

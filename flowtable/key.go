@@ -10,8 +10,8 @@ import (
 )
 
 // Key identifies a flow whichever way its packets travel. It is packed,
-// comparable and pointer-free: 44 bytes, no padding holes that could carry
-// garbage into == or the hash (the trailing pad is always zero).
+// comparable and pointer-free: 44 bytes, every one of them defined (Set
+// writes them all), so == and the hash never see garbage.
 //
 // The two endpoints are stored in a canonical order, A ≤ B comparing the
 // address bytes and then the port, so both directions of a flow build the
@@ -20,14 +20,36 @@ import (
 type Key struct {
 	A, B         [16]byte // addresses; IPv4 in the first 4 bytes, rest zero
 	APort, BPort uint16   // 0 for protocols without ports
-	VLAN         [2]uint16
-	Proto        uint8
-	Family       uint8 // 4 or 6
+	// VLAN holds up to three VLAN ids, outermost first, as Suricata keys
+	// flows by three: 12 bits each, packed into 5 bytes so the key stays
+	// at 44.
+	VLAN   VLANs
+	Proto  uint8
+	Family uint8 // 4 or 6
 	// Depth is how many tunnels deep the packet was (0: not tunnelled), so
 	// that a tunnelled flow and one outside with the same tuple stay apart,
 	// as Suricata keys flows by recursion level. Set leaves it 0.
 	Depth uint8
-	_     byte
+}
+
+// VLANs packs three 12-bit VLAN ids, outermost first, into 40 bits, little
+// endian: id i is bits 12i to 12i+11, and the top 4 bits are zero.
+type VLANs [5]byte
+
+// PackVLANs packs ids; only the low 12 bits of each are kept.
+func PackVLANs(ids [3]uint16) VLANs {
+	x := packVLANs(ids)
+	return VLANs{byte(x), byte(x >> 8), byte(x >> 16), byte(x >> 24), byte(x >> 32)}
+}
+
+func packVLANs(ids [3]uint16) uint64 {
+	return uint64(ids[0]&0xfff) | uint64(ids[1]&0xfff)<<12 | uint64(ids[2]&0xfff)<<24
+}
+
+// IDs unpacks the ids, outermost first, 0 where absent.
+func (v VLANs) IDs() [3]uint16 {
+	x := uint64(v[0]) | uint64(v[1])<<8 | uint64(v[2])<<16 | uint64(v[3])<<24 | uint64(v[4])<<32
+	return [3]uint16{uint16(x & 0xfff), uint16(x >> 12 & 0xfff), uint16(x >> 24 & 0xfff)}
 }
 
 // KeySize is the size of Key in bytes, all of which is hashed.
@@ -36,7 +58,7 @@ const KeySize = int(unsafe.Sizeof(Key{}))
 // MakeKey builds the canonical key of a packet from src to dst. reversed
 // reports whether the packet travels from the key's B side to its A side.
 // Set does the same in place, which is faster on the packet path.
-func MakeKey(src, dst *[16]byte, sport, dport uint16, proto, family uint8, vlan [2]uint16) (k Key, reversed bool) {
+func MakeKey(src, dst *[16]byte, sport, dport uint16, proto, family uint8, vlan [3]uint16) (k Key, reversed bool) {
 	reversed = k.Set(src, dst, sport, dport, proto, family, vlan)
 	return k, reversed
 }
@@ -120,25 +142,26 @@ func (k *Key) addr(side int) netip.Addr {
 // and reports whether the packet travels from the key's B side to its A
 // side (see MakeKey).
 //
-// Ports, VLANs, protocol and family go in as one 8-byte and one 4-byte
-// store instead of six narrow ones: Hash reads those bytes right after as
-// one 8-byte and one 4-byte load, and a load that spans several pending
-// narrow stores cannot be forwarded from the store buffer and waits for
-// them to retire.
-func (k *Key) Set(src, dst *[16]byte, sport, dport uint16, proto, family uint8, vlan [2]uint16) (reversed bool) {
+// Ports, VLANs, protocol, family and depth go in as one 8-byte and one
+// 4-byte store instead of seven narrow ones: Hash reads those bytes right
+// after as one 8-byte and one 4-byte load, and a load that spans several
+// pending narrow stores cannot be forwarded from the store buffer and waits
+// for them to retire. The stores are native ones through the words view:
+// binary.LittleEndian.PutUint32 of a value whose top byte the compiler
+// knows to be zero compiled to three narrow stores (go1.26, 2026-12-04).
+func (k *Key) Set(src, dst *[16]byte, sport, dport uint16, proto, family uint8, vlan [3]uint16) (reversed bool) {
 	reversed = endpointLess(dst, dport, src, sport)
 	if reversed {
 		src, dst = dst, src
 		sport, dport = dport, sport
 	}
 	k.A, k.B = *src, *dst
-	b := (*[KeySize]byte)(unsafe.Pointer(k))
 	if littleEndian {
-		binary.LittleEndian.PutUint64(b[32:40], uint64(sport)|uint64(dport)<<16|uint64(vlan[0])<<32|uint64(vlan[1])<<48)
-		binary.LittleEndian.PutUint32(b[40:44], uint32(proto)|uint32(family)<<8)
+		v := packVLANs(vlan)
+		k.words().w4 = uint64(sport) | uint64(dport)<<16 | v<<32
+		*(*uint32)(unsafe.Add(unsafe.Pointer(k), 40)) = uint32(v>>32) | uint32(proto)<<8 | uint32(family)<<16
 	} else {
-		k.APort, k.BPort, k.VLAN, k.Proto, k.Family = sport, dport, vlan, proto, family
-		b[42], b[43] = 0, 0
+		k.APort, k.BPort, k.VLAN, k.Proto, k.Family, k.Depth = sport, dport, PackVLANs(vlan), proto, family, 0
 	}
 	return reversed
 }

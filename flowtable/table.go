@@ -7,7 +7,7 @@
 // (the garbage collector never scans it) and an open-addressing index of
 // 8-byte slots (slab position and 32 bits of the hash) probed linearly and
 // kept without tombstones by backward-shift deletion. At the default load
-// bound of 3/4 the index costs 10.7–21 bytes per flow; a Flow is 128 bytes.
+// bound of 3/4 the index costs 10.7–21 bytes per flow; a Flow is 120 bytes.
 //
 // Concurrency: a Shard is written and read by exactly one goroutine, its
 // worker; nothing in it is locked or atomic. Packets reach the right shard by
@@ -54,14 +54,14 @@ type Packet struct {
 // SetKey sets p.Key to the canonical key of a packet from src to dst, as
 // Key.Set does, and caches its hash; it reports whether the packet travels
 // from the key's B side to its A side.
-func (p *Packet) SetKey(src, dst *[16]byte, sport, dport uint16, proto, family uint8, vlan [2]uint16) (reversed bool) {
+func (p *Packet) SetKey(src, dst *[16]byte, sport, dport uint16, proto, family uint8, vlan [3]uint16) (reversed bool) {
 	reversed = p.Key.Set(src, dst, sport, dport, proto, family, vlan)
 	p.hash = p.Key.Hash()
 	return reversed
 }
 
 // SetKeyDepth is SetKey for a packet found depth tunnels deep.
-func (p *Packet) SetKeyDepth(src, dst *[16]byte, sport, dport uint16, proto, family uint8, vlan [2]uint16, depth uint8) (reversed bool) {
+func (p *Packet) SetKeyDepth(src, dst *[16]byte, sport, dport uint16, proto, family uint8, vlan [3]uint16, depth uint8) (reversed bool) {
 	reversed = p.Key.Set(src, dst, sport, dport, proto, family, vlan)
 	p.Key.Depth = depth
 	p.hash = p.Key.Hash()

@@ -15,10 +15,10 @@ var (
 
 // pkt builds a Packet from src to dst the way the engine does.
 func pkt(proto uint8, src netip.Addr, sport uint16, dst netip.Addr, dport uint16, at time.Duration, flags uint8) Packet {
-	return pktVLAN(proto, src, sport, dst, dport, at, flags, [2]uint16{})
+	return pktVLAN(proto, src, sport, dst, dport, at, flags, [3]uint16{})
 }
 
-func pktVLAN(proto uint8, src netip.Addr, sport uint16, dst netip.Addr, dport uint16, at time.Duration, flags uint8, vlan [2]uint16) Packet {
+func pktVLAN(proto uint8, src netip.Addr, sport uint16, dst netip.Addr, dport uint16, at time.Duration, flags uint8, vlan [3]uint16) Packet {
 	s, d := addr16(src), addr16(dst)
 	fam := uint8(4)
 	if src.Is6() {
@@ -208,7 +208,9 @@ func TestICMPErrorAttribution(t *testing.T) {
 
 func TestVLANSeparatesFlows(t *testing.T) {
 	s, _ := newShard(t, Config{})
-	for i, v := range [][2]uint16{{}, {10, 0}, {20, 0}, {10, 100}} {
+	// The last two differ only in the third id, which a two-id key lost.
+	stacks := [][3]uint16{{}, {10}, {20}, {10, 100}, {10, 100, 7}, {10, 100, 8}}
+	for i, v := range stacks {
 		p := pktVLAN(17, client, 1000, server, 53, time.Duration(i), 0, v)
 		s.Update(&p)
 		r := pktVLAN(17, server, 53, client, 1000, time.Duration(i)+1, 0, v)
@@ -216,8 +218,8 @@ func TestVLANSeparatesFlows(t *testing.T) {
 			t.Errorf("vlan %v: reply found a flow with %d packets", v, f.TotalPkts())
 		}
 	}
-	if s.Len() != 4 {
-		t.Errorf("Len = %d, want 4 (one per VLAN stack)", s.Len())
+	if s.Len() != len(stacks) {
+		t.Errorf("Len = %d, want %d (one per VLAN stack)", s.Len(), len(stacks))
 	}
 }
 

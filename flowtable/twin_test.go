@@ -153,7 +153,7 @@ func (f *twinFlow) summary() string {
 	sa, sp := side(f.srcIsB)
 	da, dp := side(!f.srcIsB)
 	return fmt.Sprintf("%d %x:%d>%x:%d v%v %s %s rev=%v pk=%v by=%v ip=%v fl=%v %d-%d",
-		f.key.Proto, sa[:4], sp, da[:4], dp, f.key.VLAN, f.state, f.reason, f.reversed,
+		f.key.Proto, sa[:4], sp, da[:4], dp, f.key.VLAN.IDs(), f.state, f.reason, f.reversed,
 		f.pkts, f.bytes, f.ipbytes, f.flags, f.first, f.last)
 }
 
@@ -200,7 +200,7 @@ func newTraffic(seed uint64, pairs int) *traffic {
 		if proto != 1 {
 			sp, dp = uint16(r.IntN(3)), uint16(r.IntN(3))
 		}
-		vlan := [2]uint16{uint16(r.IntN(2)), 0}
+		vlan := [3]uint16{uint16(r.IntN(2)), 0, uint16(r.IntN(2))}
 		k, rev := MakeKey(&src, &dst, sp, dp, proto, fam, vlan)
 		tr.pairs = append(tr.pairs, Packet{Key: k, Reverse: rev})
 	}

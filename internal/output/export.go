@@ -64,7 +64,7 @@ func (s *ExportSink) FlowsEnded(flows []engine.Flow) error {
 			Packets: f.Pkts, Octets: f.IPBytes,
 			Start: f.First, End: f.Last,
 			Ingress: uint32(f.Source),
-			VLAN:    [3]uint16{f.VLAN[0], f.VLAN[1]},
+			VLAN:    f.VLAN,
 			Family:  f.Family, Proto: f.Proto,
 			TCPFlags: f.TCPFlags,
 			ICMPType: f.ICMPType, ICMPCode: f.ICMPCode,

@@ -70,6 +70,10 @@ func (j jsonFormat) appendFlow(b []byte, f *engine.Flow) []byte {
 		b = append(b, `,"icmp_code":`...)
 		b = strconv.AppendUint(b, uint64(f.ICMPCode), 10)
 	}
+	if f.Proto == decode.ProtoESP {
+		b = append(b, `,"spi":`...)
+		b = strconv.AppendUint(b, uint64(f.SPI), 10)
+	}
 	if j.opt.SourceName != nil {
 		b = append(b, `,"source":`...)
 		b = strconv.AppendQuote(b, j.opt.SourceName(f.Source))
@@ -198,11 +202,22 @@ func (e eveFormat) appendFlow(b []byte, f *engine.Flow) []byte {
 		b = appendCommunityID(b, f, e.opt.CommunityIDSeed)
 		b = append(b, '"')
 	}
-	if f.Proto == 1 || f.Proto == 58 {
+	switch f.Proto {
+	case decode.ProtoICMP, decode.ProtoICMPv6:
 		b = append(b, `,"icmp_type":`...)
 		b = strconv.AppendUint(b, uint64(f.ICMPType), 10)
 		b = append(b, `,"icmp_code":`...)
 		b = strconv.AppendUint(b, uint64(f.ICMPCode), 10)
+		if f.Pkts[engine.ToClient] != 0 {
+			// Suricata writes the type that answers the first packet's
+			// and code 0: it keeps nothing of the answer itself.
+			b = append(b, `,"response_icmp_type":`...)
+			b = strconv.AppendUint(b, uint64(f.ResponseICMPType), 10)
+			b = append(b, `,"response_icmp_code":0`...)
+		}
+	case decode.ProtoESP:
+		b = append(b, `,"spi":`...)
+		b = strconv.AppendUint(b, uint64(f.SPI), 10)
 	}
 	b = append(b, `,"flow":{"pkts_toserver":`...)
 	b = strconv.AppendUint(b, f.Pkts[0], 10)

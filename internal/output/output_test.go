@@ -39,7 +39,7 @@ func flowsFor(t *testing.T) []engine.Flow {
 		return f
 	}
 	tcp := flow(6, "2001:db8::1", 40000, "2001:db8::2", 443, [2]uint64{2, 2}, 200*time.Millisecond)
-	tcp.VLAN = [2]uint16{10, 20}
+	tcp.VLAN = [3]uint16{10, 20, 30}
 	tcp.TCPFlags = [2]uint8{0x13, 0x13}
 	tcp.State = engine.StateClosed
 	icmp := flow(1, "10.0.0.1", 0, "10.0.0.2", 0, [2]uint64{1, 1}, 1500*time.Millisecond)
@@ -70,7 +70,7 @@ func write(t *testing.T, f Format, flows []engine.Flow) string {
 func TestCSV(t *testing.T) {
 	out := write(t, FormatCSV, flowsFor(t))
 	want := CSVHeader + "\n" +
-		"6,2001:db8::1,40000,2001:db8::2,443,10/20,2,2,200,200,160,160,2026-11-21T12:00:00.900000Z,2026-11-21T12:00:01.100000Z,1,closed,active\n" +
+		"6,2001:db8::1,40000,2001:db8::2,443,10/20/30,2,2,200,200,160,160,2026-11-21T12:00:00.900000Z,2026-11-21T12:00:01.100000Z,1,closed,active\n" +
 		"1,10.0.0.1,0,10.0.0.2,0,,1,1,100,100,80,80,2026-11-21T12:00:00.900000Z,2026-11-21T12:00:02.400000Z,2,established,active\n" +
 		"17,10.0.0.1,5353,224.0.0.251,5353,,1,0,100,0,80,0,2026-11-21T12:00:00.900000Z,2026-11-21T12:00:00.900000Z,0,new,active\n"
 	if out != want {
@@ -109,7 +109,7 @@ func TestEVE(t *testing.T) {
 	if id, _ := tcp["community_id"].(string); id != string(appendCommunityID(nil, &flows[0], 0)) || len(id) != 30 {
 		t.Errorf("community_id = %v", tcp["community_id"])
 	}
-	if v := tcp["vlan"].([]any); len(v) != 2 || v[0] != 10.0 || v[1] != 20.0 {
+	if v := tcp["vlan"].([]any); len(v) != 3 || v[0] != 10.0 || v[1] != 20.0 || v[2] != 30.0 {
 		t.Errorf("vlan = %v", v)
 	}
 	fl := tcp["flow"].(map[string]any)
@@ -139,6 +139,14 @@ func TestEVE(t *testing.T) {
 	if icmp["proto"] != "ICMP" || icmp["icmp_type"] != 8.0 || icmp["icmp_code"] != 0.0 {
 		t.Errorf("icmp event: proto %v type %v code %v", icmp["proto"], icmp["icmp_type"], icmp["icmp_code"])
 	}
+	// The echo was answered: Suricata's response type (the answering type)
+	// and code (always 0: it keeps nothing of the answer).
+	if icmp["response_icmp_type"] != 0.0 || icmp["response_icmp_code"] != 0.0 {
+		t.Errorf("icmp event: response type %v code %v, want 0 and 0", icmp["response_icmp_type"], icmp["response_icmp_code"])
+	}
+	if _, ok := tcp["spi"]; ok {
+		t.Error("TCP event has an spi")
+	}
 	if f := icmp["flow"].(map[string]any); f["state"] != "established" || f["reason"] != "shutdown" || f["age"] != 2.0 {
 		t.Errorf("icmp flow: %v", f)
 	}
@@ -147,6 +155,45 @@ func TestEVE(t *testing.T) {
 	}
 	if udp["proto"] != "UDP" || udp["dest_port"] != 5353.0 || udp["flow"].(map[string]any)["state"] != "new" {
 		t.Errorf("udp event: %v", udp)
+	}
+}
+
+// TestEVEResponseAndSPI: an ICMP flow nothing answered has no response
+// fields; one answered has them; an ESP flow shows its SPI and no ports,
+// in EVE and in flowd's JSON.
+func TestEVEResponseAndSPI(t *testing.T) {
+	src, dst := [16]byte{10, 0, 0, 1}, [16]byte{10, 0, 0, 2}
+	flows := []engine.Flow{
+		{Proto: 1, Family: 4, Src: src, Dst: dst, ICMPType: 13, ResponseICMPType: 14, Pkts: [2]uint64{1, 0}},
+		{Proto: 1, Family: 4, Src: src, Dst: dst, ICMPType: 13, ResponseICMPType: 14, Pkts: [2]uint64{1, 1}},
+		{Proto: 50, Family: 4, Src: src, Dst: dst, SPI: 0xc0ffee01, Pkts: [2]uint64{3, 0}},
+	}
+	var ev []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(write(t, FormatEVE, flows)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, l)
+		}
+		ev = append(ev, m)
+	}
+	if _, ok := ev[0]["response_icmp_type"]; ok {
+		t.Errorf("unanswered ICMP flow has response fields: %v", ev[0])
+	}
+	if _, ok := ev[0]["response_icmp_code"]; ok {
+		t.Errorf("unanswered ICMP flow has response fields: %v", ev[0])
+	}
+	if ev[1]["icmp_type"] != 13.0 || ev[1]["response_icmp_type"] != 14.0 || ev[1]["response_icmp_code"] != 0.0 {
+		t.Errorf("answered ICMP flow: %v", ev[1])
+	}
+	if ev[2]["spi"] != float64(0xc0ffee01) || ev[2]["proto"] != "ESP" {
+		t.Errorf("ESP flow: spi %v proto %v", ev[2]["spi"], ev[2]["proto"])
+	}
+	if _, ok := ev[2]["src_port"]; ok {
+		t.Errorf("ESP flow has ports: %v", ev[2])
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(strings.Split(write(t, FormatJSON, flows[2:]), "\n")[0]), &m); err != nil || m["spi"] != float64(0xc0ffee01) {
+		t.Errorf("flowd JSON of the ESP flow: %v %v", m, err)
 	}
 }
 

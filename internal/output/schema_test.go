@@ -94,6 +94,35 @@ func TestEVESchema(t *testing.T) {
 		}
 	}
 	t.Logf("%d events valid", events)
+	// Fields the generated captures lack: an ESP flow's spi, a two-way
+	// ICMP flow's response type and code, three VLAN ids.
+	var b bytes.Buffer
+	w, err := output.New(output.FormatEVE, &b, output.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	esp := engine.Flow{Proto: 50, Family: 4, SPI: 0xc0ffee01, VLAN: [3]uint16{1, 2, 3}, Pkts: [2]uint64{1, 0}, Src: [16]byte{10, 0, 0, 1}, Dst: [16]byte{10, 0, 0, 2}}
+	icmp := engine.Flow{Proto: 58, Family: 6, ICMPType: 128, ResponseICMPType: 129, Pkts: [2]uint64{1, 1}, Src: [16]byte{0x20, 1}, Dst: [16]byte{0x20, 2}}
+	for _, f := range []engine.Flow{esp, icmp} {
+		if err := w.Write(&f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		var v map[string]any
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, line)
+		}
+		if v["spi"] == nil && v["response_icmp_type"] == nil {
+			t.Fatalf("event lacks the field it is here for: %s", line)
+		}
+		if err := schema.Validate(any(v)); err != nil {
+			t.Fatalf("an event breaks Suricata's schema: %v\n%s", err, line)
+		}
+	}
 	// The schema refuses what Suricata does not write, so the check above
 	// can fail.
 	var bogus any

@@ -181,7 +181,7 @@ func TestRunRecordKeepsKey(t *testing.T) {
 	var run []byte
 	for i := range 300 {
 		k := engine.StartKey{First: r.Int64(), Last: r.Int64(), SrcPort: uint16(r.Uint32()), DstPort: uint16(r.Uint32()),
-			VLAN: [2]uint16{uint16(r.Uint32()), uint16(r.Uint32())}, Source: uint16(r.Uint32()),
+			VLAN: [3]uint16{uint16(r.Uint32()), uint16(r.Uint32()), uint16(r.Uint32())}, SPI: r.Uint32(), Source: uint16(r.Uint32()),
 			Proto: uint8(r.Uint32()), Family: uint8(r.Uint32()), Depth: uint8(r.Uint32())}
 		for j := range k.Src {
 			k.Src[j], k.Dst[j] = byte(r.Uint32()), byte(r.Uint32())

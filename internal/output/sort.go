@@ -338,7 +338,7 @@ func (p *sortPart) spill() error {
 }
 
 // A run record: the key's fields, the line's length, the line.
-const keyBytes = 8 + 8 + 16 + 16 + 2 + 2 + 4 + 2 + 1 + 1 + 1
+const keyBytes = 8 + 8 + 16 + 16 + 2 + 2 + 6 + 4 + 2 + 1 + 1 + 1
 
 func appendRunRecord(b []byte, k *engine.StartKey, line []byte) []byte {
 	b = binary.LittleEndian.AppendUint64(b, uint64(k.First))
@@ -349,6 +349,8 @@ func appendRunRecord(b []byte, k *engine.StartKey, line []byte) []byte {
 	b = binary.LittleEndian.AppendUint16(b, k.DstPort)
 	b = binary.LittleEndian.AppendUint16(b, k.VLAN[0])
 	b = binary.LittleEndian.AppendUint16(b, k.VLAN[1])
+	b = binary.LittleEndian.AppendUint16(b, k.VLAN[2])
+	b = binary.LittleEndian.AppendUint32(b, k.SPI)
 	b = binary.LittleEndian.AppendUint16(b, k.Source)
 	b = append(b, k.Proto, k.Family, k.Depth)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(line)))
@@ -399,10 +401,11 @@ func (r *runReader) next() (bool, error) {
 	copy(r.k.Src[:], h[16:32])
 	copy(r.k.Dst[:], h[32:48])
 	r.k.SrcPort, r.k.DstPort = le.Uint16(h[48:]), le.Uint16(h[50:])
-	r.k.VLAN = [2]uint16{le.Uint16(h[52:]), le.Uint16(h[54:])}
-	r.k.Source = le.Uint16(h[56:])
-	r.k.Proto, r.k.Family, r.k.Depth = h[58], h[59], h[60]
-	n := int(le.Uint32(h[61:]))
+	r.k.VLAN = [3]uint16{le.Uint16(h[52:]), le.Uint16(h[54:]), le.Uint16(h[56:])}
+	r.k.SPI = le.Uint32(h[58:])
+	r.k.Source = le.Uint16(h[62:])
+	r.k.Proto, r.k.Family, r.k.Depth = h[64], h[65], h[66]
+	n := int(le.Uint32(h[67:]))
 	if cap(r.ln) < n {
 		r.ln = make([]byte, n)
 	}
