@@ -76,14 +76,14 @@ func (v *Vs) writeText(w io.Writer) {
 	fmt.Fprintf(w, "vs other tools: %s (%s, %d frames), medians of up to %d runs, round-robin\n",
 		v.Pcap, SI(float64(v.Bytes), "B"), v.Frames, v.Runs)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "tool\twall\tcpu\tpackets/s\tpeak RSS\tflowd is × (wall)\t× (cpu)\truns\tcommand")
+	fmt.Fprintln(tw, "tool\twall\tcpu\tpackets/s\tpeak RSS\tflowd is × (wall)\t× (cpu)\tcollector got\truns\tcommand")
 	rows := v.Rows
 	if v.Flowd != nil {
 		rows = append([]ToolRow{*v.Flowd}, rows...)
 	}
 	for _, r := range rows {
 		if r.Err != "" && r.Runs == 0 {
-			fmt.Fprintf(tw, "%s\tfailed: %s\t\t\t\t\t\t\t%s\n", r.Name, r.Err, r.Command)
+			fmt.Fprintf(tw, "%s\tfailed: %s\t\t\t\t\t\t\t\t%s\n", r.Name, r.Err, r.Command)
 			continue
 		}
 		ratio, cratio := "", ""
@@ -93,8 +93,18 @@ func (v *Vs) writeText(w io.Writer) {
 		if r.CPURatio > 0 {
 			cratio = fmt.Sprintf("%.2f", r.CPURatio)
 		}
-		fmt.Fprintf(tw, "%s\t%.3f s\t%.3f s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Name, r.WallNs/1e9, r.CPUNs/1e9,
-			SI(r.PacketsPerSec, ""), SI(float64(r.PeakRSS), "B"), ratio, cratio, r.Runs, r.Command)
+		if r.Against != "" && ratio != "" {
+			ratio += " (vs " + r.Against + ")"
+		}
+		got := ""
+		if c := r.Collected; c != nil {
+			got = fmt.Sprintf("%d flows, %d pkts", c.Records, c.Packets)
+			if c.SocketDrops > 0 {
+				got += fmt.Sprintf(", %d dropped", c.SocketDrops)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%.3f s\t%.3f s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Name, r.WallNs/1e9, r.CPUNs/1e9,
+			SI(r.PacketsPerSec, ""), SI(float64(r.PeakRSS), "B"), ratio, cratio, got, r.Runs, r.Command)
 	}
 	tw.Flush()
 	seen := map[string]bool{}
@@ -102,6 +112,15 @@ func (v *Vs) writeText(w io.Writer) {
 		if r.Note != "" && !seen[r.Note] {
 			seen[r.Note] = true
 			fmt.Fprintf(w, "  %s: %s\n", r.Name, r.Note)
+		}
+	}
+	for _, r := range rows {
+		switch {
+		case r.Err != "" && r.FailedRuns > 0:
+			fmt.Fprintf(w, "  %s: %d of %d runs exited non-zero after sending (timed and counted all the same): %s\n",
+				r.Name, r.FailedRuns, r.Runs, r.Err)
+		case r.Err != "" && r.Runs > 0:
+			fmt.Fprintf(w, "  %s: stopped after %d runs: %s\n", r.Name, r.Runs, r.Err)
 		}
 	}
 	if len(v.Missing) > 0 {

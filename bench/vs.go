@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -23,12 +25,21 @@ type Tool struct {
 	Steps []Step
 	// Note says why the command line is what it is.
 	Note string
+	// Collector: every run gets a fresh nfcapd (Debian's nfdump) on a
+	// loopback UDP port, {collector} in Args. The run's time ends when the
+	// tool has exited and the collector has read every datagram waiting on
+	// its socket, and the row reports what nfdump reads back from the
+	// collector's files.
+	Collector bool
+	// Against names the row whose times this tool's ratios divide by;
+	// empty: flowd's reference row.
+	Against string
 }
 
 // Step is one command of a tool. Args may hold {pcap} (the capture file),
-// {out} (an empty directory for the tool's output, fresh each run), {port}
-// (a local UDP port where nothing is read, for NetFlow exporters) and
-// {maxflows} (twice the flows, at least 65,536).
+// {out} (an empty directory for the tool's output, fresh each run),
+// {collector} (127.0.0.1:PORT of the run's nfcapd, for tools with
+// Collector set) and {maxflows} (twice the flows, at least 65,536).
 type Step struct {
 	Label string // the row name for the steps up to this one
 	Args  []string
@@ -38,11 +49,14 @@ type Step struct {
 var Tools = []Tool{
 	{
 		Name: "softflowd",
-		Steps: []Step{{"softflowd", []string{"softflowd", "-r", "{pcap}", "-n", "127.0.0.1:{port}",
+		Steps: []Step{{"softflowd", []string{"softflowd", "-r", "{pcap}", "-n", "{collector}", "-v", "9",
 			"-m", "{maxflows}", "-6"}}},
-		Note: "pcap to NetFlow v5 sent to a local UDP port nobody reads; -6 tracks IPv6 flows too " +
-			"(v5 cannot export them), -m holds every flow (default 8192 would force-expire); " +
-			"no -c: with -r softflowd opens no control socket, and -c after -r blocks in accept()",
+		Collector: true,
+		Against:   flowdExportName,
+		Note: "pcap to NetFlow v9 into its own nfcapd, timed until softflowd has exited and nfcapd has read " +
+			"its socket dry, compared with " + flowdExportName + "; -6 tracks IPv6 flows too, -m holds every " +
+			"flow (default 8192 would force-expire); no -c: with -r softflowd opens no control socket, " +
+			"and -c after -r blocks in accept()",
 	},
 	{
 		Name:  "nfpcapd",
@@ -102,6 +116,16 @@ func LookupTools(names []string) (found []Tool, missing []string, err error) {
 				break
 			}
 		}
+		if tt.Collector && len(tt.Steps) > 0 {
+			for _, prog := range []string{"nfcapd", "nfdump"} {
+				if _, err := exec.LookPath(prog); err != nil {
+					tt.Steps = nil
+					if !slices.Contains(missing, prog) {
+						missing = append(missing, prog)
+					}
+				}
+			}
+		}
 		if len(tt.Steps) > 0 {
 			found = append(found, tt)
 		}
@@ -154,7 +178,24 @@ type ToolRow struct {
 	// row.
 	Ratio    float64 `json:"ratio"`
 	CPURatio float64 `json:"cpu_ratio"`
-	Err      string  `json:"error,omitempty"`
+	// FailedRuns counts the runs of a collector tool that exited non-zero
+	// after sending (Err says why); they are timed and counted all the same.
+	FailedRuns int `json:"failed_runs,omitempty"`
+	// Against is the row the ratios divide by; empty: flowd's reference.
+	Against string `json:"against,omitempty"`
+	// Collected is what the row's collector got; nil for tools without one.
+	Collected *Collected `json:"collected,omitempty"`
+	Err       string     `json:"error,omitempty"`
+}
+
+// Collected is what a tool's nfcapd received, as nfdump reads it back from
+// the collector's files: medians over the runs, and the most datagrams the
+// collector's socket dropped in a run (the kernel's count; -1 where it
+// cannot be read).
+type Collected struct {
+	Records     uint64 `json:"records"` // flow records (a uniflow exporter sends one per direction)
+	Packets     uint64 `json:"packets"` // their packets summed
+	SocketDrops int64  `json:"socket_drops"`
 }
 
 // Row returns the row named name (flowd's row is "flowd"), or nil.
@@ -171,6 +212,23 @@ func (v *Vs) Row(name string) *ToolRow {
 		}
 	}
 	return nil
+}
+
+// flowdExportName names the row of flowd's own export pipeline.
+const flowdExportName = "flowd+nfcapd"
+
+// flowdExportTool is flowd replay exporting NetFlow v9 to its own nfcapd,
+// the pipeline the collector tools are compared with. It runs unpaced, as
+// softflowd sends: both collectors get an 8 MiB socket buffer, and what they
+// still drop shows in their counts.
+func flowdExportTool(bin string) Tool {
+	return Tool{Name: flowdExportName, Collector: true, Steps: []Step{{flowdExportName, []string{bin, "replay",
+		"--format", "none", "-quiet", "-workers", "1", "-max-flows", "{maxflows}",
+		"--netflow9", "{collector}", "--export-rate", "-1", "{pcap}"}}},
+		Note: "decode + table update, 1 worker, every flow sent as NetFlow v9 (one record per direction) " +
+			"into its own nfcapd -B 8388608, unpaced (--export-rate -1) like softflowd; timed until flowd " +
+			"has exited and nfcapd has read its socket dry; the collected counts are what nfdump reads " +
+			"back from the collector's files"}
 }
 
 // flowdTool is flowd replay as a Tool, so it runs the same way.
@@ -193,6 +251,10 @@ func RunTools(ctx context.Context, cfg VsConfig) (*Vs, error) {
 	if cfg.StepTimeout == 0 {
 		cfg.StepTimeout = 10 * time.Minute
 	}
+	// The tools run in a scratch directory.
+	if abs, err := filepath.Abs(cfg.Pcap); err == nil {
+		cfg.Pcap = abs
+	}
 	fi, err := os.Stat(cfg.Pcap)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
@@ -202,12 +264,6 @@ func RunTools(ctx context.Context, cfg VsConfig) (*Vs, error) {
 		io.Copy(io.Discard, f)
 		f.Close()
 	}
-	// NetFlow exporters send here; nothing reads, the kernel drops.
-	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
-	defer udp.Close()
 	work, err := os.MkdirTemp("", "flowd-vs-")
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
@@ -217,12 +273,15 @@ func RunTools(ctx context.Context, cfg VsConfig) (*Vs, error) {
 	maxFlows := max(2*cfg.Flows, 65536)
 	vars := map[string]string{
 		"{pcap}":     cfg.Pcap,
-		"{port}":     strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port),
 		"{maxflows}": strconv.Itoa(maxFlows),
 	}
 	tools := cfg.Tools
 	if cfg.Flowd != "" {
-		tools = append([]Tool{flowdTool(cfg.Flowd)}, tools...)
+		lead := []Tool{flowdTool(cfg.Flowd)}
+		if slices.ContainsFunc(tools, func(t Tool) bool { return t.Collector }) {
+			lead = append(lead, flowdExportTool(cfg.Flowd))
+		}
+		tools = append(lead, tools...)
 	}
 	type acc struct {
 		wall, cpu [][]float64 // per step prefix, per run
@@ -230,6 +289,11 @@ func RunTools(ctx context.Context, cfg VsConfig) (*Vs, error) {
 		err       string
 		runs      int
 		slow      bool
+		// Collector tools: per run.
+		records, packets []float64
+		drops            int64
+		failed           int    // runs counted although the tool exited non-zero
+		failMsg          string // the last such exit's error
 	}
 	accs := make([]acc, len(tools))
 	for i, t := range tools {
@@ -255,12 +319,43 @@ func RunTools(ctx context.Context, cfg VsConfig) (*Vs, error) {
 			if cfg.Progress != nil {
 				fmt.Fprintf(cfg.Progress, "bench: vs run %d/%d: %s\n", run+1, cfg.Runs, t.Name)
 			}
+			var col *collector
+			if t.Collector {
+				c, err := startCollector(filepath.Join(out, "nfcapd"))
+				if err != nil {
+					a.err = err.Error()
+					continue
+				}
+				col = c
+				vars["{collector}"] = c.addr
+			}
 			var wall, cpu time.Duration
 			for si, st := range t.Steps {
 				r, err := runStep(ctx, expand(st.Args, vars), work, cfg.StepTimeout)
+				if err != nil && col != nil && r.exited && si == len(t.Steps)-1 {
+					// An exporter that exits non-zero after its run (flowd
+					// does when records were dropped) still delivered what
+					// its collector got: the run counts, the error is told.
+					a.failed++
+					a.failMsg = err.Error()
+					err = nil
+				}
 				if err != nil {
 					a.err = err.Error()
 					break
+				}
+				if col != nil && si == len(t.Steps)-1 {
+					// The pipeline ends when the collector has read what
+					// the tool sent: over loopback, every datagram is on
+					// the socket (or dropped) once sendto returned.
+					t0 := time.Now()
+					drops, err := col.drain(cfg.StepTimeout)
+					if err != nil {
+						a.err = err.Error()
+						break
+					}
+					r.wall += time.Since(t0)
+					a.drops = max(a.drops, drops)
 				}
 				wall += r.wall
 				cpu += r.cpu
@@ -269,6 +364,15 @@ func RunTools(ctx context.Context, cfg VsConfig) (*Vs, error) {
 				a.rss[si] = max(a.rss[si], r.rss)
 				if si > 0 {
 					a.rss[si] = max(a.rss[si], a.rss[si-1])
+				}
+			}
+			if col != nil {
+				recs, pkts, err := col.finish()
+				if err != nil && a.err == "" {
+					a.err = err.Error()
+				}
+				if a.err == "" {
+					a.records, a.packets = append(a.records, float64(recs)), append(a.packets, float64(pkts))
 				}
 			}
 			if a.err == "" {
@@ -290,9 +394,19 @@ func RunTools(ctx context.Context, cfg VsConfig) (*Vs, error) {
 			for _, s := range t.Steps[:si+1] {
 				cmds = append(cmds, shellQuote(expand(s.Args, vars)))
 			}
-			row := ToolRow{Name: st.Label, Command: strings.Join(cmds, " && "), Note: t.Note, Runs: len(a.wall[si]), Err: a.err}
+			row := ToolRow{Name: st.Label, Command: strings.Join(cmds, " && "), Note: t.Note, Runs: len(a.wall[si]),
+				Against: t.Against, Err: a.err}
 			row.Command = strings.ReplaceAll(row.Command, vars["{out}"], "$OUT")
-			row.Command = strings.ReplaceAll(row.Command, vars["{port}"], "PORT")
+			if c := vars["{collector}"]; c != "" {
+				row.Command = strings.ReplaceAll(row.Command, c, "127.0.0.1:PORT")
+			}
+			if a.failed > 0 && row.Err == "" {
+				row.FailedRuns, row.Err = a.failed, a.failMsg
+			}
+			if t.Collector && len(a.records) > 0 {
+				row.Collected = &Collected{Records: uint64(Median(a.records)), Packets: uint64(Median(a.packets)),
+					SocketDrops: a.drops}
+			}
 			if len(a.wall[si]) > 0 {
 				row.WallNs, row.CPUNs, row.PeakRSS = Median(a.wall[si]), Median(a.cpu[si]), a.rss[si]
 				if row.WallNs > 0 && cfg.Frames > 0 {
@@ -307,23 +421,156 @@ func RunTools(ctx context.Context, cfg VsConfig) (*Vs, error) {
 			vs.Rows = append(vs.Rows, row)
 		}
 	}
-	if f := vs.Flowd; f != nil && f.WallNs > 0 {
-		for i := range vs.Rows {
-			r := &vs.Rows[i]
-			if r.WallNs > 0 {
-				r.Ratio = r.WallNs / f.WallNs
-				if f.CPUNs > 0 {
-					r.CPURatio = r.CPUNs / f.CPUNs
-				}
+	for i := range vs.Rows {
+		r := &vs.Rows[i]
+		f := vs.Flowd
+		if r.Against != "" {
+			f = vs.Row(r.Against)
+		}
+		if f != nil && f.WallNs > 0 && r.WallNs > 0 {
+			r.Ratio = r.WallNs / f.WallNs
+			if f.CPUNs > 0 {
+				r.CPURatio = r.CPUNs / f.CPUNs
 			}
 		}
 	}
 	return vs, nil
 }
 
+// collector is one run's nfcapd.
+type collector struct {
+	addr, dir string
+	port      int
+	cmd       *exec.Cmd
+	exited    chan error
+	out       *tailBuffer
+}
+
+// startCollector runs nfcapd on a free loopback port, writing into dir,
+// and returns once it is receiving. -B asks for an 8 MiB socket buffer
+// (the kernel caps it at net.core.rmem_max): with the default one nfcapd
+// lost 72 % of a 275-datagram burst from softflowd.
+func startCollector(dir string) (*collector, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	pc.Close()
+	c := &collector{addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir, port: port,
+		out: &tailBuffer{max: 2048}, exited: make(chan error, 1)}
+	c.cmd = exec.Command("nfcapd", "-b", "127.0.0.1", "-p", strconv.Itoa(port), "-w", dir, "-t", "3600",
+		"-B", "8388608")
+	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
+	if err := c.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("nfcapd: %v", err)
+	}
+	go func() { c.exited <- c.cmd.Wait() }()
+	// nfcapd opens nfcapd.current.PID once its socket is bound.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m, _ := filepath.Glob(filepath.Join(dir, "nfcapd.current.*")); len(m) > 0 {
+			return c, nil
+		}
+		select {
+		case err := <-c.exited:
+			return nil, fmt.Errorf("nfcapd exited at start (%v): %s", err, lastLine(c.out.String()))
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			c.cmd.Process.Kill()
+			<-c.exited
+			return nil, fmt.Errorf("nfcapd did not start in 10 s: %s", lastLine(c.out.String()))
+		}
+	}
+}
+
+// drain waits until nfcapd has read every datagram queued on its socket
+// and returns the socket's drop count (-1 where /proc/net/udp cannot be
+// read; it then waits a fixed 200 ms instead).
+func (c *collector) drain(timeout time.Duration) (int64, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		queued, drops, ok := udpSocket(c.port)
+		if !ok {
+			time.Sleep(200 * time.Millisecond)
+			return -1, nil
+		}
+		if queued == 0 {
+			return drops, nil
+		}
+		if time.Now().After(deadline) {
+			return drops, fmt.Errorf("nfcapd: %d bytes still unread after %v", queued, timeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// udpSocket reads the receive queue (bytes) and drop count of the IPv4
+// UDP socket bound to 127.0.0.1:port from /proc/net/udp (Linux).
+func udpSocket(port int) (queued uint64, drops int64, ok bool) {
+	b, err := os.ReadFile("/proc/net/udp")
+	if err != nil {
+		return 0, 0, false
+	}
+	local := fmt.Sprintf("0100007F:%04X", port)
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		// sl local_address rem_address st tx_queue:rx_queue tr:tm->when
+		// retrnsmt uid timeout inode ref pointer drops
+		if len(f) < 13 || f[1] != local {
+			continue
+		}
+		_, rx, found := strings.Cut(f[4], ":")
+		q, err1 := strconv.ParseUint(rx, 16, 64)
+		d, err2 := strconv.ParseInt(f[12], 10, 64)
+		if !found || err1 != nil || err2 != nil {
+			return 0, 0, false
+		}
+		return q, d, true
+	}
+	return 0, 0, false
+}
+
+// finish stops nfcapd (on SIGTERM it writes out what it holds and closes
+// its file) and counts the flow records and packets nfdump reads back.
+func (c *collector) finish() (records, packets uint64, err error) {
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.exited:
+	case <-time.After(10 * time.Second):
+		c.cmd.Process.Kill()
+		<-c.exited
+		return 0, 0, fmt.Errorf("nfcapd did not stop on SIGTERM in 10 s")
+	}
+	files, _ := filepath.Glob(filepath.Join(c.dir, "nfcapd.2*"))
+	if len(files) == 0 {
+		return 0, 0, fmt.Errorf("nfcapd wrote no file: %s", lastLine(c.out.String()))
+	}
+	for _, f := range files {
+		out, err := exec.Command("nfdump", "-r", f, "-q", "-N", "-o", "fmt:%pkt").Output()
+		if err != nil {
+			return 0, 0, fmt.Errorf("nfdump -r %s: %v", f, err)
+		}
+		for _, line := range strings.Fields(string(out)) {
+			n, err := strconv.ParseUint(line, 10, 64)
+			if err != nil {
+				return 0, 0, fmt.Errorf("nfdump -r %s: %q is not a packet count", f, line)
+			}
+			records++
+			packets += n
+		}
+	}
+	return records, packets, nil
+}
+
 type stepResult struct {
 	wall, cpu time.Duration
 	rss       uint64
+	exited    bool // with an error: the command ran to its end and exited non-zero
 }
 
 // runStep runs one command to its end. Its output is kept only to explain
@@ -348,7 +595,13 @@ func runStep(ctx context.Context, args []string, dir string, timeout time.Durati
 		if ctx.Err() == context.DeadlineExceeded {
 			msg = fmt.Sprintf("still running after %v; killed", timeout)
 		}
-		return stepResult{}, fmt.Errorf("%s: %v: %s", filepath.Base(args[0]), err, lastLine(msg))
+		err = fmt.Errorf("%s: %v: %s", filepath.Base(args[0]), err, lastLine(msg))
+		if ps := cmd.ProcessState; ps != nil && ctx.Err() == nil {
+			// It ran to its end and said it failed: the caller may
+			// still count the run.
+			return stepResult{wall: wall, cpu: ps.UserTime() + ps.SystemTime(), rss: rss, exited: true}, err
+		}
+		return stepResult{}, err
 	}
 	ps := cmd.ProcessState
 	return stepResult{wall: wall, cpu: ps.UserTime() + ps.SystemTime(), rss: rss}, nil

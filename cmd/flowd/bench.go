@@ -35,6 +35,11 @@ capture is generated (see 'flowd gen') unless -in names a file.
 -vs runs other flow tools on the same capture file, round-robin with
 'flowd replay --format none', and prints how many times faster flowd is
 (target P1 in docs/TARGETS.md). Tools that are not installed are named and skipped.
+softflowd runs as the same pipeline as flowd's export: each reads the file and
+sends NetFlow v9 to its own nfcapd (-B 8388608; flowd unpaced, as softflowd
+sends), timed from start until the tool has exited and its nfcapd has read
+every queued datagram; the "collector got" column is what nfdump reads back
+from that nfcapd's files (flow records, one per direction, and packets).
 
 'flowd bench report' merges reports written with -o into bench/RESULTS.md
 (one table per target, older rows kept) and draws the throughput plot.

@@ -58,9 +58,12 @@ func (x *exportFlags) activeTimeout() (time.Duration, error) {
 
 // open starts an exporter per collector and adds it to e as a sink. clock
 // gives the export time: a replay passes its engine clock, so that NetFlow
-// v9's 32-bit relative times reach old captures' flows. On error it closes
-// the exporters it started, and e must not run.
-func (x *exportFlags) open(e *engine.Engine, clock func() time.Time) ([]exporter, error) {
+// v9's 32-bit relative times reach old captures' flows. wait makes a full
+// export queue hold the sinks up instead of dropping: right for files,
+// where nothing live is lost by waiting (at a replay's end every flow ends
+// at once, far more than the queue holds). On error it closes the
+// exporters it started, and e must not run.
+func (x *exportFlags) open(e *engine.Engine, clock func() time.Time, wait bool) ([]exporter, error) {
 	if x.domain > 1<<32-1 {
 		return nil, usagef("--observation-domain %d: want 0 to 4294967295", x.domain)
 	}
@@ -76,7 +79,7 @@ func (x *exportFlags) open(e *engine.Engine, clock func() time.Time) ([]exporter
 	}
 	add := func(flag, collector string, p ipfix.Protocol) error {
 		s, err := output.NewExportSink(ipfix.Config{Collector: collector, Protocol: p, Biflow: x.biflow && p == ipfix.IPFIX,
-			ObservationDomain: uint32(x.domain), MessagesPerSecond: x.rate, Clock: clock})
+			ObservationDomain: uint32(x.domain), MessagesPerSecond: x.rate, Clock: clock, Wait: wait})
 		if err != nil {
 			return fmt.Errorf("--%s %s: %w", flag, collector, err)
 		}

@@ -228,7 +228,7 @@ func runReplay(args []string) error {
 	case sink != nil:
 		e.AddSink(sink)
 	}
-	exports, err := o.xf.open(e, engineClock(e))
+	exports, err := o.xf.open(e, engineClock(e), true)
 	if err != nil {
 		return err
 	}

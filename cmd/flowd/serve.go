@@ -266,7 +266,7 @@ func serve(o serveOpts) error {
 		}
 		e.AddSink(sink)
 	}
-	exports, err := o.xf.open(e, engineClock(e))
+	exports, err := o.xf.open(e, engineClock(e), len(o.lf.ifaces) == 0)
 	if err != nil {
 		return err
 	}

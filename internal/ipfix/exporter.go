@@ -61,6 +61,9 @@ type Config struct {
 	// QueueSize is how many Records may wait for the exporting goroutine;
 	// Add drops (and counts) beyond it. Default 65536 (6.8 MB, allocated by New).
 	QueueSize int
+	// Wait makes Add wait for room in a full queue instead of dropping: for
+	// a replay, where waiting delays a file, not live packets.
+	Wait bool
 
 	// FlushInterval is how long a partly filled message may wait for more
 	// records. Default 1 s.
@@ -290,8 +293,9 @@ func (c *Config) fill() error {
 	return nil
 }
 
-// Add queues r for export and returns at once. It returns false, and counts
-// the Record as dropped, when the queue is full or the exporter is closed.
+// Add queues r for export and returns at once (with Config.Wait, once the
+// queue has room). It returns false, and counts the Record as dropped, when
+// the queue is full (without Wait) or the exporter is closed.
 // It does not allocate.
 func (e *Exporter) Add(r *Record) bool {
 	e.mu.RLock()
@@ -299,6 +303,14 @@ func (e *Exporter) Add(r *Record) bool {
 		e.mu.RUnlock()
 		e.droppedQueue.Add(1)
 		return false
+	}
+	if e.cfg.Wait {
+		// Close waits for the shared lock, and the exporting goroutine
+		// keeps draining the queue until Close: this ends.
+		e.queue <- *r
+		e.mu.RUnlock()
+		e.added.Add(1)
+		return true
 	}
 	select {
 	case e.queue <- *r:

@@ -593,3 +593,38 @@ func TestStandingClock(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitNeverDrops: with Wait, a queue far smaller than the burst holds
+// Add up instead of dropping; without it the same burst drops.
+func TestWaitNeverDrops(t *testing.T) {
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			if _, err := pc.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	for _, wait := range []bool{true, false} {
+		e, err := New(Config{Collector: pc.LocalAddr().String(), QueueSize: 8, MessagesPerSecond: -1, Wait: wait})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 5000; i++ {
+			r := uniRecord(i)
+			e.Add(&r)
+		}
+		s, _ := e.Close()
+		if wait && (s.DroppedQueue != 0 || s.Exported != 5000) {
+			t.Errorf("wait: stats %+v, want all 5000 exported", s)
+		}
+		if !wait && s.DroppedQueue == 0 {
+			t.Errorf("no wait: stats %+v, want drops from a queue of 8", s)
+		}
+	}
+}
