@@ -643,7 +643,7 @@ func (h *harness) replay(ctx context.Context, w int, format output.Format) (Samp
 		flowLog, err = flowlogs.New(flowlogs.Config{
 			Interfaces: []flowlog.Interface{{Name: h.cfg.Name, AccountID: "123456789012", InterfaceID: "eni-0",
 				Region: "us-east-1"}},
-			Window: time.Minute, S3: flowlog.DirStore{Root: dir}, ExpectedFlows: h.tableSize(w),
+			Window: time.Minute, S3: flowlog.DirStore{Root: dir}, ActiveFlows: func() int { return int(e.Status().Table.Active) },
 			Logs: func() ([]flowlogs.Log, uint64) {
 				return []flowlogs.Log{{ID: "fl-bench", Settings: set, Interfaces: []int{0}}}, 1
 			},

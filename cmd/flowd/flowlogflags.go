@@ -115,9 +115,9 @@ func (f *flowLogFlags) open(e *engine.Engine, infos []engine.SourceInfo, logf fu
 		Logs: func() ([]flowlogs.Log, uint64) {
 			return []flowlogs.Log{{ID: replayFlowLogID, Settings: set, Interfaces: idx}}, 1
 		},
-		Skipped:       e.WindowsDropped,
-		Logf:          logf,
-		ExpectedFlows: e.TableConfig().MaxFlows,
+		Skipped:     e.WindowsDropped,
+		Logf:        logf,
+		ActiveFlows: func() int { return int(e.Status().Table.Active) },
 	})
 	if err != nil {
 		return nil, err

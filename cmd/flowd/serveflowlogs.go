@@ -82,7 +82,7 @@ func (f *serveFlowLogFlags) open(e *engine.Engine, ifaces []flowlog.Interface, l
 		}
 		return filepath.Join(f.dataDir, sub)
 	}
-	cfg := flowlogs.Config{Interfaces: ifaces, Window: f.window(), Logf: logf, ExpectedFlows: e.TableConfig().MaxFlows,
+	cfg := flowlogs.Config{Interfaces: ifaces, Window: f.window(), Logf: logf, ActiveFlows: func() int { return int(e.Status().Table.Active) },
 		LogsDir: under(f.logsDir, "cloudwatch-logs"), FirehoseDir: under(f.firehoseDir, "firehose")}
 	if f.s3Endpoint != "" {
 		// The spool survives a restart only under --data-dir; without it

@@ -71,9 +71,9 @@ type Config struct {
 	Skipped func() uint64
 	// Logf reports delivery errors (they also count in Stats).
 	Logf func(format string, args ...any)
-	// ExpectedFlows, when set, sizes each interval's index for this many
-	// flows from the start instead of growing it (the table's size).
-	ExpectedFlows int
+	// ActiveFlows, when set, says how many flows the table holds now: a new
+	// interval's index starts sized for them instead of growing there.
+	ActiveFlows func() int
 }
 
 // Stats counts a sink's work.
@@ -276,6 +276,14 @@ func New(cfg Config) (*Sink, error) {
 	return s, nil
 }
 
+// activeFlows is Config.ActiveFlows, or 0.
+func (s *Sink) activeFlows() int {
+	if s.cfg.ActiveFlows == nil {
+		return 0
+	}
+	return s.cfg.ActiveFlows()
+}
+
 // Stats returns the sink's counters.
 func (s *Sink) Stats() Stats {
 	return Stats{Records: s.records.Load(), NoData: s.noData.Load(), SkipData: s.skipData.Load(), Errors: s.errs.Load()}
@@ -396,7 +404,7 @@ func (s *Sink) checkSkipped() {
 	s.skipped = n
 	for _, ls := range s.logs {
 		if start := s.latest - s.latest%ls.interval; start >= ls.done {
-			ls.at(start, len(ls.ifaces), s.cfg.ExpectedFlows).skipped = true
+			ls.at(start, len(ls.ifaces), s.activeFlows).skipped = true
 		}
 	}
 }
@@ -427,7 +435,7 @@ func (s *Sink) add(ls *logState, w *engine.FlowWindow) {
 	if ls.done == 0 {
 		ls.done = start
 	}
-	iv := ls.at(start, len(ls.ifaces), s.cfg.ExpectedFlows)
+	iv := ls.at(start, len(ls.ifaces), s.activeFlows)
 	iv.seen[p] = true
 	for d := range 2 {
 		if w.Pkts[d] == 0 {
@@ -453,14 +461,14 @@ func (s *Sink) add(ls *logState, w *engine.FlowWindow) {
 }
 
 // at returns the log's interval starting at start, opening it.
-func (ls *logState) at(start int64, n, hint int) *interval {
+func (ls *logState) at(start int64, n int, hint func() int) *interval {
 	iv := ls.open[start]
 	if iv == nil {
 		if k := len(ls.spare); k > 0 {
 			iv, ls.spare = ls.spare[k-1], ls.spare[:k-1]
 		} else {
 			iv = &interval{seen: make([]bool, n)}
-			iv.agg.presize(2 * hint)
+			iv.agg.presize(2 * hint())
 		}
 		ls.open[start] = iv
 	}
@@ -565,7 +573,7 @@ func (s *Sink) finish(ls *logState, limit int64) {
 
 func (s *Sink) finishInterval(ls *logState, start int64, iv *interval) {
 	if iv == nil {
-		iv = ls.at(start, len(ls.ifaces), 0)
+		iv = ls.at(start, len(ls.ifaces), func() int { return 0 })
 	}
 	s.writing = iv
 	defer func() { s.writing = nil }()
