@@ -43,47 +43,8 @@ func TestWatchVeth(t *testing.T) {
 			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 			waitFor(t, &stderr, "capturing")
 
-			// An echo server in B, clients in A: flows of `per` datagrams
-			// each way, from distinct source ports.
 			const flows, per, payload = 16, 5, 100
-			var srv *net.UDPConn
-			if err := p.B.Do(func() (err error) {
-				srv, err = net.ListenUDP("udp4", &net.UDPAddr{Port: 9000})
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
-			defer srv.Close()
-			go func() {
-				buf := make([]byte, 2048)
-				for {
-					n, from, err := srv.ReadFromUDP(buf)
-					if err != nil {
-						return
-					}
-					srv.WriteToUDP(buf[:n], from)
-				}
-			}()
-			var ports []int
-			for range flows {
-				var conn *net.UDPConn
-				if err := p.A.Do(func() (err error) {
-					conn, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: p.AddrB.AsSlice(), Port: 9000})
-					return err
-				}); err != nil {
-					t.Fatal(err)
-				}
-				ports = append(ports, conn.LocalAddr().(*net.UDPAddr).Port)
-				buf := make([]byte, payload)
-				for range per {
-					conn.Write(buf)
-					conn.SetReadDeadline(time.Now().Add(2 * time.Second))
-					if _, err := conn.Read(buf); err != nil {
-						t.Fatalf("echo: %v", err)
-					}
-				}
-				conn.Close()
-			}
+			ports := echoFlows(t, p, flows, per, payload)
 			time.Sleep(200 * time.Millisecond) // let the last frames reach the engine
 			cmd.Process.Signal(syscall.SIGTERM)
 			if err := cmd.Wait(); err != nil {
@@ -115,4 +76,50 @@ func TestWatchVeth(t *testing.T) {
 			}
 		})
 	}
+}
+
+// echoFlows runs an echo server on UDP port 9000 in B and, from A, flows
+// UDP flows of per datagrams of payload bytes each way, from distinct
+// source ports, which it returns.
+func echoFlows(t *testing.T, p *testnet.Pair, flows, per, payload int) []int {
+	t.Helper()
+	var srv *net.UDPConn
+	if err := p.B.Do(func() (err error) {
+		srv, err = net.ListenUDP("udp4", &net.UDPAddr{Port: 9000})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := srv.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			srv.WriteToUDP(buf[:n], from)
+		}
+	}()
+	var ports []int
+	for range flows {
+		var conn *net.UDPConn
+		if err := p.A.Do(func() (err error) {
+			conn, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: p.AddrB.AsSlice(), Port: 9000})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		ports = append(ports, conn.LocalAddr().(*net.UDPAddr).Port)
+		buf := make([]byte, payload)
+		for range per {
+			conn.Write(buf)
+			conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+			if _, err := conn.Read(buf); err != nil {
+				t.Fatalf("echo: %v", err)
+			}
+		}
+		conn.Close()
+	}
+	return ports
 }
