@@ -5,6 +5,8 @@ import (
 	"compress/gzip"
 	"encoding/csv"
 	"io/fs"
+	"maps"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,22 +26,53 @@ type dirKey struct {
 
 type dirSum struct{ pkts, bytes uint64 }
 
-// writeGenPcap writes a generated capture spanning several minutes.
+// writeGenPcap writes a generated capture spanning several minutes and
+// returns its path; truthByDirection gives its truth per direction.
 func writeGenPcap(t *testing.T, dir string) string {
+	path, _ := writeGenPcapTruth(t, dir)
+	return path
+}
+
+func writeGenPcapTruth(t *testing.T, dir string) (string, *gen.Truth) {
 	t.Helper()
 	path := filepath.Join(dir, "edge.pcap")
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := gen.WritePcap(f, gen.Config{Seed: 5, Flows: 600, Duration: 150 * time.Second,
-		MeanPackets: 30, Reject: 0.1, ICMPErrors: 0.2, Fragments: 0.1}); err != nil {
+	tr, err := gen.WritePcap(f, gen.Config{Seed: 5, Flows: 600, Duration: 150 * time.Second,
+		MeanPackets: 30, Reject: 0.1, ICMPErrors: 0.2, Fragments: 0.1})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return path
+	return path, tr
+}
+
+// truthByDirection sums the generator's truth per direction of a 5-tuple:
+// what a flow log's records must sum to.
+func truthByDirection(tr *gen.Truth) map[dirKey]dirSum {
+	sums := map[dirKey]dirSum{}
+	add := func(src, dst netip.Addr, sp, dp uint16, proto uint8, pkts, bytes uint64) {
+		if pkts == 0 {
+			return
+		}
+		if proto == 1 || proto == 58 {
+			sp, dp = 0, 0
+		}
+		k := dirKey{src.String(), dst.String(), strconv.Itoa(int(sp)), strconv.Itoa(int(dp)), strconv.Itoa(int(proto))}
+		s := sums[k]
+		s.pkts += pkts
+		s.bytes += bytes
+		sums[k] = s
+	}
+	for _, f := range tr.Flows {
+		add(f.Src, f.Dst, f.SrcPort, f.DstPort, f.Proto, f.PktsToServer, f.IPBytesToServer)
+		add(f.Dst, f.Src, f.DstPort, f.SrcPort, f.Proto, f.PktsToClient, f.IPBytesToClient)
+	}
+	return sums
 }
 
 // flowsByDirection replays pcap to CSV and sums each direction's packets
@@ -111,12 +144,15 @@ func objects(t *testing.T, dir, suffix string) []string {
 
 // TestReplayFlowLogText replays a 150-second capture to a flow-log tree of
 // gzip text with 60 s windows and requires the records, read back, to sum
-// per direction to the flows' counters; every record to lie inside one
+// per direction to the generator's truth (and the replay's own flows); every record to lie inside one
 // window; objects at AWS's Hive keys; and rejected traffic marked REJECT.
 func TestReplayFlowLogText(t *testing.T) {
 	dir := t.TempDir()
-	pcap := writeGenPcap(t, dir)
+	pcap, tr := writeGenPcapTruth(t, dir)
 	want := flowsByDirection(t, pcap)
+	if truth := truthByDirection(tr); !maps.Equal(truth, want) {
+		t.Fatalf("the replay's flows (%d directions) differ from the generator's truth (%d)", len(want), len(truth))
+	}
 	tree := filepath.Join(dir, "tree")
 	format := "${version} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status} ${tcp-flags} ${flow-direction}"
 	if err := runReplay([]string{"--format", "none", "--quiet", "--flow-log-dir", tree, "--flow-log-layout", "hive",
@@ -212,11 +248,11 @@ func validTCPFlags(v int) bool {
 
 // TestReplayFlowLogParquet writes the same capture as Parquet with 600 s
 // aggregation and reads it back with Apache Arrow's reader: the packets and
-// bytes columns sum to the flows' totals.
+// bytes columns sum to the generator's truth.
 func TestReplayFlowLogParquet(t *testing.T) {
 	dir := t.TempDir()
-	pcap := writeGenPcap(t, dir)
-	want := flowsByDirection(t, pcap)
+	pcap, tr := writeGenPcapTruth(t, dir)
+	want := truthByDirection(tr)
 	var wantPkts, wantBytes uint64
 	for _, s := range want {
 		wantPkts += s.pkts
