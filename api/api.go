@@ -76,6 +76,9 @@ type Config struct {
 	// (CreateFlowLogs, DescribeFlowLogs, DeleteFlowLogs) serve; nil answers
 	// them UnsupportedOperation, in the EC2 error envelope.
 	FlowLogs *flowlog.Registry
+	// Outputs, when set, reports what each output has written, for
+	// /metrics (flowd_output_events_total, flowd_output_dropped_total).
+	Outputs func() []OutputCount
 	// Query, when set, serves POST / requests without X-Amz-Target whose
 	// body is a form (the EC2 ec2Query protocol) instead of NewEC2(FlowLogs).
 	Query http.Handler
@@ -166,6 +169,9 @@ func New(cfg Config) (*Server, error) {
 		// the upper buckets catch slow bodies.
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 	}, []string{"operation"})
+	if cfg.Outputs != nil {
+		s.reg.MustRegister(outputCollector(cfg.Outputs))
+	}
 	s.reg.MustRegister(s.request, s.latency, &collector{b: cfg.Backend}, buildInfo(),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -188,5 +189,33 @@ func TestMetricNames(t *testing.T) {
 		if mf[name] == nil {
 			t.Errorf("no %s", name)
 		}
+	}
+}
+
+// TestOutputMetrics: Config.Outputs appears in /metrics as one series per
+// output, events and drops.
+func TestOutputMetrics(t *testing.T) {
+	outs := []api.OutputCount{{Output: "eve", Events: 7}, {Output: "ipfix 127.0.0.1:4739", Events: 14, Dropped: 2}}
+	srv, err := api.New(api.Config{Backend: &fakeBackend{}, Outputs: func() []api.OutputCount { return outs }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf := scrape(t, listen(t, srv))
+	got := map[string]float64{}
+	for _, name := range []string{"flowd_output_events_total", "flowd_output_dropped_total"} {
+		f := mf[name]
+		if f == nil || f.GetType() != dto.MetricType_COUNTER {
+			t.Fatalf("%s: %v", name, f)
+		}
+		for _, m := range f.Metric {
+			got[name+"/"+labels(m)["output"]] = m.GetCounter().GetValue()
+		}
+	}
+	want := map[string]float64{
+		"flowd_output_events_total/eve": 7, "flowd_output_dropped_total/eve": 0,
+		"flowd_output_events_total/ipfix 127.0.0.1:4739": 14, "flowd_output_dropped_total/ipfix 127.0.0.1:4739": 2,
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("output metrics %v, want %v", got, want)
 	}
 }

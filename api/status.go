@@ -249,3 +249,31 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
+
+// OutputCount is what one output has written: Events are flows written to a
+// file, records sent to a collector or flow log records delivered; Dropped
+// those it lost.
+type OutputCount struct {
+	Output          string // e.g. "eve", "ipfix 10.0.0.9:4739", "flow logs"
+	Events, Dropped uint64
+}
+
+var (
+	descOutEvents  = prometheus.NewDesc("flowd_output_events_total", "Events each output wrote: flows to a file, records to a collector, flow log records.", []string{"output"}, nil)
+	descOutDropped = prometheus.NewDesc("flowd_output_dropped_total", "Events each output lost (queue full, collector down, destination refused).", []string{"output"}, nil)
+)
+
+// outputCollector exports Config.Outputs.
+type outputCollector func() []OutputCount
+
+func (outputCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descOutEvents
+	ch <- descOutDropped
+}
+
+func (f outputCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, o := range f() {
+		ch <- prometheus.MustNewConstMetric(descOutEvents, prometheus.CounterValue, float64(o.Events), o.Output)
+		ch <- prometheus.MustNewConstMetric(descOutDropped, prometheus.CounterValue, float64(o.Dropped), o.Output)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowd/flowd/api"
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/internal/ipfix"
 	"github.com/flowd/flowd/internal/output"
@@ -126,5 +127,25 @@ func engineClock(e *engine.Engine) func() time.Time {
 			return time.Unix(0, ns)
 		}
 		return time.Now()
+	}
+}
+
+// outputCounts reports what serve's outputs wrote, for /metrics: the EVE
+// file's flows, each collector's data records, the flow log records.
+func outputCounts(eve *output.Sink, exports []exporter, fls *serveFlowLogs) func() []api.OutputCount {
+	return func() []api.OutputCount {
+		var out []api.OutputCount
+		if eve != nil {
+			out = append(out, api.OutputCount{Output: "eve", Events: eve.Written()})
+		}
+		for _, x := range exports {
+			st := x.sink.Stats()
+			out = append(out, api.OutputCount{Output: x.name, Events: st.DataRecords, Dropped: st.Dropped()})
+		}
+		if fls != nil && fls.sink != nil {
+			st := fls.sink.Stats()
+			out = append(out, api.OutputCount{Output: "flow logs", Events: st.Records + st.NoData + st.SkipData, Dropped: st.Errors})
+		}
+		return out
 	}
 }

@@ -254,6 +254,7 @@ func serve(o serveOpts) error {
 	}
 	// The default endpoint exists even with no source behind it.
 	endpoints := []engine.Endpoint{{AvailabilityZone: o.az, VpcEndpointID: o.vpce}}
+	var eve *output.Sink
 	if o.eve != "" {
 		opts, err := o.vf.options(infos)
 		if err != nil {
@@ -265,6 +266,7 @@ func serve(o serveOpts) error {
 			return err
 		}
 		e.AddSink(sink)
+		eve = sink
 	}
 	exports, err := o.xf.open(e, engineClock(e), len(o.lf.ifaces) == 0)
 	if err != nil {
@@ -278,7 +280,7 @@ func serve(o serveOpts) error {
 		return err
 	}
 	srv, err := api.New(api.Config{Backend: ops, FirewallArn: o.arn, Retention: o.retention, Auth: creds, AuthRegions: regions,
-		FlowLogs: fls.reg})
+		FlowLogs: fls.reg, Outputs: outputCounts(eve, exports, fls)})
 	if err != nil {
 		return err
 	}

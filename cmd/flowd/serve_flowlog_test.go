@@ -124,6 +124,9 @@ func TestServeFlowLogs(t *testing.T) {
 		t.Fatalf("after a restart, %d flow logs described, want 3", len(desc.FlowLogs))
 	}
 	waitDone(t, url)
+	if m, err := httpGet(url + "/metrics"); err != nil || !strings.Contains(string(m), `flowd_output_events_total{output="flow logs"}`) {
+		t.Errorf("/metrics has no flow logs output series (%v)", err)
+	}
 	stop()
 
 	// s3: gzip text objects at Hive keys under --data-dir's s3/.

@@ -86,4 +86,3 @@ func waitForFile(t *testing.T, pattern string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
