@@ -161,19 +161,22 @@ func unknownParam(action, key string) *ec2Error {
 	return ec2Errf(ec2UnknownParameter, "%s: the parameter is not recognized by %s", key, action)
 }
 
-// common handles the members every action takes: Action, Version and
-// DryRun, and signature members of a signed body. It reports whether key
-// was one of them.
-func common(f ec2Form, key string, dryRun *bool) (bool, *ec2Error) {
-	switch {
-	case key == "Action" || key == "Version" || strings.HasPrefix(key, "X-Amz-"):
-		return true, nil
-	case key == "DryRun":
-		v, err := parseBool(key, f[key])
-		*dryRun = v
-		return true, err
+// members takes the members every action has (Action, Version, DryRun,
+// and the signature members of a signed body) out of f and returns the
+// action's own member names in order, with DryRun.
+func members(f ec2Form) (keys []string, dryRun bool, err *ec2Error) {
+	for _, key := range slices.Sorted(maps.Keys(f)) {
+		switch {
+		case key == "Action" || key == "Version" || strings.HasPrefix(key, "X-Amz-"):
+		case key == "DryRun":
+			if dryRun, err = parseBool(key, f[key]); err != nil {
+				return nil, false, err
+			}
+		default:
+			keys = append(keys, key)
+		}
 	}
-	return false, nil
+	return keys, dryRun, nil
 }
 
 func parseBool(key, v string) (bool, *ec2Error) {
@@ -221,19 +224,16 @@ type tagSpec struct {
 
 func (h *ec2Handler) create(b *strings.Builder, f ec2Form) *ec2Error {
 	var (
-		d      flowlog.Definition
-		dryRun bool
-		ids    = map[int]string{}
-		specs  = map[int]*tagSpec{}
+		d     flowlog.Definition
+		ids   = map[int]string{}
+		specs = map[int]*tagSpec{}
 	)
-	for _, key := range slices.Sorted(maps.Keys(f)) {
+	keys, dryRun, merr := members(f)
+	if merr != nil {
+		return merr
+	}
+	for _, key := range keys {
 		v := f[key]
-		if ok, err := common(f, key, &dryRun); ok || err != nil {
-			if err != nil {
-				return err
-			}
-			continue
-		}
 		p := strings.Split(key, ".")
 		switch {
 		case len(p) == 1:
@@ -398,21 +398,18 @@ func writeUnsuccessful(b *strings.Builder, items []flowlog.Unsuccessful) {
 
 func (h *ec2Handler) describe(b *strings.Builder, f ec2Form) *ec2Error {
 	var (
-		dryRun     bool
 		ids        = map[int]string{}
 		names      = map[int]string{}
 		vals       = map[int]map[int]string{}
 		maxResults int
 		token      string
 	)
-	for _, key := range slices.Sorted(maps.Keys(f)) {
+	keys, dryRun, merr := members(f)
+	if merr != nil {
+		return merr
+	}
+	for _, key := range keys {
 		v := f[key]
-		if ok, err := common(f, key, &dryRun); ok || err != nil {
-			if err != nil {
-				return err
-			}
-			continue
-		}
 		p := strings.Split(key, ".")
 		switch {
 		case key == "MaxResults":
@@ -542,15 +539,12 @@ func writeFlowLog(b *strings.Builder, l *flowlog.Log) {
 }
 
 func (h *ec2Handler) delete(b *strings.Builder, f ec2Form) *ec2Error {
-	var dryRun bool
 	ids := map[int]string{}
-	for _, key := range slices.Sorted(maps.Keys(f)) {
-		if ok, err := common(f, key, &dryRun); ok || err != nil {
-			if err != nil {
-				return err
-			}
-			continue
-		}
+	keys, dryRun, merr := members(f)
+	if merr != nil {
+		return merr
+	}
+	for _, key := range keys {
 		p := strings.Split(key, ".")
 		if len(p) != 2 || p[0] != "FlowLogId" {
 			return unknownParam("DeleteFlowLogs", key)
