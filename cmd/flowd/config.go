@@ -127,39 +127,26 @@ func (f ifaceFlag) String() string {
 func (f ifaceFlag) Set(v string) error { return f.l.ifaces.Set(v) }
 
 func (f ifaceFlag) decodeYAML(node *yaml.Node) error {
-	items := []*yaml.Node{node}
-	if node.Kind == yaml.SequenceNode {
-		items = node.Content
-	}
-	for i, it := range items {
-		switch it.Kind {
-		case yaml.ScalarNode:
-			if err := f.Set(it.Value); err != nil {
-				return fmt.Errorf("item %d: %w", i, err)
-			}
-		case yaml.MappingNode:
-			var m struct {
-				Name      string `yaml:"name"`
-				ifaceSpec `yaml:",inline"`
-			}
-			if err := checkKeys(it, append([]string{"name"}, ifaceKeys...)...); err != nil {
-				return fmt.Errorf("item %d: %w", i, err)
-			}
-			if err := it.Decode(&m); err != nil {
-				return fmt.Errorf("item %d: %w", i, err)
-			}
-			if err := f.Set(m.Name); err != nil {
-				return fmt.Errorf("item %d: name: %w", i, err)
-			}
-			if f.l.meta == nil {
-				f.l.meta = map[string]ifaceSpec{}
-			}
-			f.l.meta[m.Name] = m.ifaceSpec
-		default:
-			return fmt.Errorf("item %d: want an interface name or a mapping", i)
+	return decodeItems(node, "an interface name", f.Set, func(it *yaml.Node) error {
+		var m struct {
+			Name      string `yaml:"name"`
+			ifaceSpec `yaml:",inline"`
 		}
-	}
-	return nil
+		if err := checkKeys(it, append([]string{"name"}, ifaceKeys...)...); err != nil {
+			return err
+		}
+		if err := it.Decode(&m); err != nil {
+			return err
+		}
+		if err := f.Set(m.Name); err != nil {
+			return fmt.Errorf("name: %w", err)
+		}
+		if f.l.meta == nil {
+			f.l.meta = map[string]ifaceSpec{}
+		}
+		f.l.meta[m.Name] = m.ifaceSpec
+		return nil
+	})
 }
 
 // parsePcapArg reads FILE or NAME=FILE. A file whose own name holds an =
@@ -197,9 +184,10 @@ func (l *pcapList) Set(v string) error {
 }
 
 // loadConfig applies the YAML file at path to fs: every key sets the flag
-// of the same name, unless that flag was given on the command line. The
-// list of pcap sources goes to pcaps (it may hold mappings, see above).
-func loadConfig(fs *flag.FlagSet, path string, pcaps *pcapList) error {
+// of the same name, unless that flag was given on the command line. A flag
+// that is a yamlValue (pcap, iface) decodes its node itself: its items may
+// be mappings (see above).
+func loadConfig(fs *flag.FlagSet, path string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -221,12 +209,6 @@ func loadConfig(fs *flag.FlagSet, path string, pcaps *pcapList) error {
 			return fmt.Errorf("%s: unknown key (the keys are the flag names of the command; see -h)", where)
 		}
 		if given[key] {
-			continue
-		}
-		if key == "pcap" {
-			if err := decodePcaps(&node, pcaps); err != nil {
-				return fmt.Errorf("%s: %w", where, err)
-			}
 			continue
 		}
 		if yv, ok := fs.Lookup(key).Value.(yamlValue); ok {
@@ -252,39 +234,52 @@ func loadConfig(fs *flag.FlagSet, path string, pcaps *pcapList) error {
 	return nil
 }
 
-func decodePcaps(node *yaml.Node, pcaps *pcapList) error {
+// decodeYAML implements yamlValue: file names, or mappings that place a
+// source (see above).
+func (l *pcapList) decodeYAML(node *yaml.Node) error {
+	return decodeItems(node, "a file name", l.Set, func(it *yaml.Node) error {
+		var m struct {
+			File             string `yaml:"file"`
+			Name             string `yaml:"name"`
+			AvailabilityZone string `yaml:"availability-zone"`
+			VpcEndpointID    string `yaml:"vpc-endpoint-id"`
+			AssociationArn   string `yaml:"vpc-endpoint-association-arn"`
+			ifaceSpec        `yaml:",inline"`
+		}
+		if err := it.Decode(&m); err != nil {
+			return err
+		}
+		if err := checkKeys(it, append([]string{"file", "name", "availability-zone", "vpc-endpoint-id", "vpc-endpoint-association-arn"}, ifaceKeys...)...); err != nil {
+			return err
+		}
+		if m.File == "" {
+			return errors.New("no file")
+		}
+		*l = append(*l, pcapSpec{Name: m.Name, Path: m.File, AvailabilityZone: m.AvailabilityZone,
+			VpcEndpointID: m.VpcEndpointID, AssociationArn: m.AssociationArn, Iface: m.ifaceSpec})
+		return nil
+	})
+}
+
+// decodeItems decodes a list flag's config value: one item or a list of
+// them, each a scalar (set) or a mapping (mapping); errors name the item.
+func decodeItems(node *yaml.Node, scalar string, set func(string) error, mapping func(*yaml.Node) error) error {
 	items := []*yaml.Node{node}
 	if node.Kind == yaml.SequenceNode {
 		items = node.Content
 	}
 	for i, it := range items {
+		var err error
 		switch it.Kind {
 		case yaml.ScalarNode:
-			if err := pcaps.Set(it.Value); err != nil {
-				return fmt.Errorf("item %d: %w", i, err)
-			}
+			err = set(it.Value)
 		case yaml.MappingNode:
-			var m struct {
-				File             string `yaml:"file"`
-				Name             string `yaml:"name"`
-				AvailabilityZone string `yaml:"availability-zone"`
-				VpcEndpointID    string `yaml:"vpc-endpoint-id"`
-				AssociationArn   string `yaml:"vpc-endpoint-association-arn"`
-				ifaceSpec        `yaml:",inline"`
-			}
-			if err := it.Decode(&m); err != nil {
-				return fmt.Errorf("item %d: %w", i, err)
-			}
-			if err := checkKeys(it, append([]string{"file", "name", "availability-zone", "vpc-endpoint-id", "vpc-endpoint-association-arn"}, ifaceKeys...)...); err != nil {
-				return fmt.Errorf("item %d: %w", i, err)
-			}
-			if m.File == "" {
-				return fmt.Errorf("item %d: no file", i)
-			}
-			*pcaps = append(*pcaps, pcapSpec{Name: m.Name, Path: m.File, AvailabilityZone: m.AvailabilityZone,
-				VpcEndpointID: m.VpcEndpointID, AssociationArn: m.AssociationArn, Iface: m.ifaceSpec})
+			err = mapping(it)
 		default:
-			return fmt.Errorf("item %d: want a file name or a mapping", i)
+			err = fmt.Errorf("want %s or a mapping", scalar)
+		}
+		if err != nil {
+			return fmt.Errorf("item %d: %w", i, err)
 		}
 	}
 	return nil

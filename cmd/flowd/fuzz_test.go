@@ -43,7 +43,7 @@ func FuzzConfig(f *testing.F) {
 		if err := fs.Parse(nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := loadConfig(fs.FlagSet, path, &o.pcaps); err != nil {
+		if err := loadConfig(fs.FlagSet, path); err != nil {
 			if !strings.Contains(err.Error(), path) {
 				t.Fatalf("error does not name the file: %v", err)
 			}

@@ -115,7 +115,7 @@ func runServe(args []string) error {
 		return usagef("unexpected argument %q (capture files go with --pcap)", fs.Arg(0))
 	}
 	if o.config != "" {
-		if err := loadConfig(fs.FlagSet, o.config, &o.pcaps); err != nil {
+		if err := loadConfig(fs.FlagSet, o.config); err != nil {
 			return err
 		}
 	}

@@ -349,7 +349,7 @@ func TestConfigIfaceMetadata(t *testing.T) {
 	os.WriteFile(path, []byte("iface:\n  - eth0\n  - name: eth1\n    interface-id: eni-0123456789abcdef0\n    local-addresses: [10.1.2.3]\n"), 0o644)
 	var o serveOpts
 	fs := newServeFlags(&o)
-	if err := loadConfig(fs.FlagSet, path, &o.pcaps); err != nil {
+	if err := loadConfig(fs.FlagSet, path); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(o.lf.ifaces, listFlag{"eth0", "eth1"}) {
@@ -361,7 +361,7 @@ func TestConfigIfaceMetadata(t *testing.T) {
 	}
 	os.WriteFile(path, []byte("iface:\n  - name: eth1\n    subnet: x\n"), 0o644)
 	var o2 serveOpts
-	if err := loadConfig(newServeFlags(&o2).FlagSet, path, &o2.pcaps); err == nil || !strings.Contains(err.Error(), `"subnet"`) {
+	if err := loadConfig(newServeFlags(&o2).FlagSet, path); err == nil || !strings.Contains(err.Error(), `"subnet"`) {
 		t.Errorf("unknown key: %v", err)
 	}
 }

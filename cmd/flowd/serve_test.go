@@ -240,7 +240,7 @@ func TestServeFlags(t *testing.T) {
 	var o serveOpts
 	fs := newServeFlags(&o)
 	fs.Parse(nil)
-	if err := loadConfig(fs.FlagSet, mapped, &o.pcaps); err != nil {
+	if err := loadConfig(fs.FlagSet, mapped); err != nil {
 		t.Fatal(err)
 	}
 	if len(o.pcaps) != 2 || o.pcaps[1].Name != "b" || o.pcaps[1].Path != "b.pcap" || o.pcaps[0].Path != "a.pcap" || o.pcaps[1].AvailabilityZone != "us-east-1b" || o.pcaps[1].AssociationArn != "arn:aws:x" {
