@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"net/netip"
@@ -116,5 +117,5 @@ func tupleOf(src, sport, dst, dport, proto string) string {
 		}
 		return a
 	}
-	return strings.Join([]string{addr(src), cmpOr(sport, "0"), addr(dst), cmpOr(dport, "0"), proto}, ",")
+	return strings.Join([]string{addr(src), cmp.Or(sport, "0"), addr(dst), cmp.Or(dport, "0"), proto}, ",")
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"compress/gzip"
 	"encoding/csv"
 	"io/fs"
@@ -25,6 +26,9 @@ type dirKey struct {
 }
 
 type dirSum struct{ pkts, bytes uint64 }
+
+// dirSums are the sums of each direction.
+type dirSums map[dirKey]dirSum
 
 // writeGenPcap writes a generated capture spanning several minutes and
 // returns its path; truthByDirection gives its truth per direction.
@@ -53,8 +57,8 @@ func writeGenPcapTruth(t *testing.T, dir string) (string, *gen.Truth) {
 
 // truthByDirection sums the generator's truth per direction of a 5-tuple:
 // what a flow log's records must sum to.
-func truthByDirection(tr *gen.Truth) map[dirKey]dirSum {
-	sums := map[dirKey]dirSum{}
+func truthByDirection(tr *gen.Truth) dirSums {
+	sums := dirSums{}
 	add := func(src, dst netip.Addr, sp, dp uint16, proto uint8, pkts, bytes uint64) {
 		if pkts == 0 {
 			return
@@ -77,7 +81,7 @@ func truthByDirection(tr *gen.Truth) map[dirKey]dirSum {
 
 // flowsByDirection replays pcap to CSV and sums each direction's packets
 // and IP-layer bytes by the record key of that direction.
-func flowsByDirection(t *testing.T, pcap string) map[dirKey]dirSum {
+func flowsByDirection(t *testing.T, pcap string) dirSums {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "flows.csv")
 	if err := runReplay([]string{"--format", "csv", "-o", out, "--quiet", "--progress", "never", pcap}); err != nil {
@@ -96,7 +100,7 @@ func flowsByDirection(t *testing.T, pcap string) map[dirKey]dirSum {
 	for i, name := range rows[0] {
 		col[name] = i
 	}
-	sums := map[dirKey]dirSum{}
+	sums := dirSums{}
 	add := func(k dirKey, pkts, bytes string) {
 		p, _ := strconv.ParseUint(pkts, 10, 64)
 		b, _ := strconv.ParseUint(bytes, 10, 64)
@@ -109,18 +113,20 @@ func flowsByDirection(t *testing.T, pcap string) map[dirKey]dirSum {
 		sums[k] = s
 	}
 	for _, r := range rows[1:] {
-		sp, dp := cmpOr(r[col["src_port"]], "0"), cmpOr(r[col["dest_port"]], "0")
+		sp, dp := cmp.Or(r[col["src_port"]], "0"), cmp.Or(r[col["dest_port"]], "0")
 		add(dirKey{r[col["src_ip"]], r[col["dest_ip"]], sp, dp, r[col["proto"]]}, r[col["pkts_toserver"]], r[col["ipbytes_toserver"]])
 		add(dirKey{r[col["dest_ip"]], r[col["src_ip"]], dp, sp, r[col["proto"]]}, r[col["pkts_toclient"]], r[col["ipbytes_toclient"]])
 	}
 	return sums
 }
 
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
+// total sums every direction.
+func (m dirSums) total() (t dirSum) {
+	for _, s := range m {
+		t.pkts += s.pkts
+		t.bytes += s.bytes
 	}
-	return s
+	return t
 }
 
 // objects returns the files under dir whose names end in suffix.
@@ -253,11 +259,7 @@ func TestReplayFlowLogParquet(t *testing.T) {
 	dir := t.TempDir()
 	pcap, tr := writeGenPcapTruth(t, dir)
 	want := truthByDirection(tr)
-	var wantPkts, wantBytes uint64
-	for _, s := range want {
-		wantPkts += s.pkts
-		wantBytes += s.bytes
-	}
+	total := want.total()
 	tree := filepath.Join(dir, "tree")
 	if err := runReplay([]string{"--format", "none", "--quiet", "--flow-log-dir", tree, "--flow-log-file-format", "parquet",
 		"--flow-log-interval", "600", pcap}); err != nil {
@@ -310,8 +312,8 @@ func TestReplayFlowLogParquet(t *testing.T) {
 		}
 		rd.Close()
 	}
-	if uint64(pkts) != wantPkts || uint64(bytes) != wantBytes {
-		t.Errorf("parquet sums: %d packets %d bytes, flows %d %d", pkts, bytes, wantPkts, wantBytes)
+	if uint64(pkts) != total.pkts || uint64(bytes) != total.bytes {
+		t.Errorf("parquet sums: %d packets %d bytes, flows %d %d", pkts, bytes, total.pkts, total.bytes)
 	}
 	// 600 s aggregation merges a direction's windows into one record.
 	if rows > int64(len(want)) {

@@ -80,13 +80,8 @@ func ec2Client(url string) *ec2.Client {
 func TestServeFlowLogs(t *testing.T) {
 	bin := buildFlowd(t)
 	dir := t.TempDir()
-	pcap := writeGenPcap(t, dir)
-	want := flowsByDirection(t, pcap)
-	var wantPkts, wantBytes uint64
-	for _, s := range want {
-		wantPkts += s.pkts
-		wantBytes += s.bytes
-	}
+	pcap, tr := writeGenPcapTruth(t, dir)
+	total := truthByDirection(tr).total()
 	data := filepath.Join(dir, "data")
 
 	url, stop := startServe(t, bin, "--data-dir", data, "--pcap", "edge="+pcap)
@@ -168,8 +163,8 @@ func TestServeFlowLogs(t *testing.T) {
 		sumRecord(&got[2].pkts, &got[2].bytes, strings.Fields(line))
 	}
 	for i, name := range []string{"s3", "cloud-watch-logs", "kinesis-data-firehose"} {
-		if got[i].pkts != wantPkts || got[i].bytes != wantBytes {
-			t.Errorf("%s: records sum to %d packets %d bytes, flows to %d %d", name, got[i].pkts, got[i].bytes, wantPkts, wantBytes)
+		if got[i].pkts != total.pkts || got[i].bytes != total.bytes {
+			t.Errorf("%s: records sum to %d packets %d bytes, flows to %d %d", name, got[i].pkts, got[i].bytes, total.pkts, total.bytes)
 		}
 	}
 }
@@ -242,13 +237,8 @@ func TestServeFlowLogsS3(t *testing.T) {
 	mc := testminio.Start(t)
 	mc.CreateBucket("flows")
 	dir := t.TempDir()
-	pcap := writeGenPcap(t, dir)
-	want := flowsByDirection(t, pcap)
-	var wantPkts, wantBytes uint64
-	for _, s := range want {
-		wantPkts += s.pkts
-		wantBytes += s.bytes
-	}
+	pcap, tr := writeGenPcapTruth(t, dir)
+	total := truthByDirection(tr).total()
 	data := filepath.Join(dir, "data")
 	t.Setenv("AWS_ACCESS_KEY_ID", mc.AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", mc.SecretKey)
@@ -317,8 +307,8 @@ func TestServeFlowLogsS3(t *testing.T) {
 			sumRecord(&pkts, &bytes, strings.Fields(line))
 		}
 	}
-	if pkts != wantPkts || bytes != wantBytes {
-		t.Errorf("objects in MinIO sum to %d packets %d bytes, flows to %d %d", pkts, bytes, wantPkts, wantBytes)
+	if pkts != total.pkts || bytes != total.bytes {
+		t.Errorf("objects in MinIO sum to %d packets %d bytes, flows to %d %d", pkts, bytes, total.pkts, total.bytes)
 	}
 }
 

@@ -23,17 +23,10 @@ func TestWatchExportsToNfcapd(t *testing.T) {
 
 	// nfcapd in B, on B's loopback: the export does not cross the veth
 	// flowd watches.
-	dir := t.TempDir()
-	port := nfcapdtest.FreeUDPPort(t)
-	collector := p.B.Command("nfcapd", "-b", "127.0.0.1", "-p", fmt.Sprint(port), "-w", dir, "-t", "3600")
-	if err := collector.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { collector.Process.Kill(); collector.Wait() })
-	waitForFile(t, filepath.Join(dir, "nfcapd.current.*"))
+	collector, dir, stopCollector := nfcapdtest.StartWith(t, p.B.Command)
 
 	cmd := p.B.Command(bin, "watch", "--iface", p.IfB, "--format", "csv", "-o", filepath.Join(t.TempDir(), "flows.csv"), "--view", "flows", "--poll-interval", "20ms",
-		"--ipfix", fmt.Sprintf("127.0.0.1:%d", port))
+		"--ipfix", collector)
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -49,8 +42,7 @@ func TestWatchExportsToNfcapd(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("flowd watch: %v\n%s", err, stderr.String())
 	}
-	collector.Process.Signal(syscall.SIGTERM)
-	collector.Wait()
+	stopCollector()
 
 	got := map[string]string{}
 	for _, row := range nfcapdtest.Rows(t, dir, "%sa,%sp,%da,%dp,%pr,%pkt,%byt") {
@@ -69,20 +61,5 @@ func TestWatchExportsToNfcapd(t *testing.T) {
 	}
 	if len(got) != 2*flows {
 		t.Errorf("%d UDP records at nfcapd, want %d: %v\n%s", len(got), 2*flows, got, stderr.String())
-	}
-}
-
-// waitForFile waits until a file matching pattern exists.
-func waitForFile(t *testing.T, pattern string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if m, _ := filepath.Glob(pattern); len(m) > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s after 10 s", pattern)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -61,9 +61,17 @@ func FreeUDPPort(t *testing.T) int {
 // printed; t.Cleanup stops it if the test ends first.
 func Start(t *testing.T) (addr string, dir string, stop func() string) {
 	t.Helper()
+	return StartWith(t, exec.Command)
+}
+
+// StartWith is Start with nfcapd's command made by command, e.g. one that
+// runs it in a network namespace (its loopback address is then that
+// namespace's).
+func StartWith(t *testing.T, command func(name string, args ...string) *exec.Cmd) (addr string, dir string, stop func() string) {
+	t.Helper()
 	dir = t.TempDir()
 	port := FreeUDPPort(t)
-	cmd := exec.Command("nfcapd", "-b", "127.0.0.1", "-p", fmt.Sprint(port), "-w", dir, "-t", "3600")
+	cmd := command("nfcapd", "-b", "127.0.0.1", "-p", fmt.Sprint(port), "-w", dir, "-t", "3600")
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
