@@ -87,16 +87,20 @@ type Stats struct {
 // Sink is an engine.WindowSink writing flow logs. Its methods run on the
 // engine's window goroutine; Stats is safe from any goroutine.
 type Sink struct {
-	mu       sync.Mutex // FlowWindows, Advance and Close may come from different goroutines
-	cfg      Config
-	windowS  int64 // the engine window, seconds
-	version  uint64
-	loaded   bool
-	logs     map[string]*logState
-	latest   int64 // start of the latest window reported, Unix s (0: none)
-	skipped  uint64
-	logsW    *flowlog.LogsWriter
-	fireW    *flowlog.FirehoseWriter
+	mu      sync.Mutex // FlowWindows, Advance and Close may come from different goroutines
+	cfg     Config
+	windowS int64 // the engine window, seconds
+	version uint64
+	loaded  bool
+	logs    map[string]*logState
+	latest  int64 // start of the latest window reported, Unix s (0: none)
+	skipped uint64
+	logsW   *flowlog.LogsWriter
+	fireW   *flowlog.FirehoseWriter
+	files   []interface {
+		Flush() error
+		Close() error
+	} // logsW and fireW, when open
 	rec      flowlog.Record
 	firstErr error
 	// writing is the interval whose records are being written, if any.
@@ -266,9 +270,11 @@ func New(cfg Config) (*Sink, error) {
 	s := &Sink{cfg: cfg, windowS: int64(cfg.Window / time.Second), logs: map[string]*logState{}}
 	if cfg.LogsDir != "" {
 		s.logsW = flowlog.NewLogsWriter(cfg.LogsDir)
+		s.files = append(s.files, s.logsW)
 	}
 	if cfg.FirehoseDir != "" {
 		s.fireW = flowlog.NewFirehoseWriter(cfg.FirehoseDir)
+		s.files = append(s.files, s.fireW)
 	}
 	if cfg.Skipped != nil {
 		s.skipped = cfg.Skipped()
@@ -546,7 +552,7 @@ func (s *Sink) advance() {
 			}
 		}
 	}
-	s.flushFiles()
+	s.flushFiles(false)
 }
 
 // finish writes out every interval of ls that starts before limit: its
@@ -644,14 +650,14 @@ func (s *Sink) closeLog(ls *logState) {
 	}
 }
 
-func (s *Sink) flushFiles() {
-	if s.logsW != nil {
-		if err := s.logsW.Flush(); err != nil {
-			s.fail(err)
+// flushFiles flushes the file destinations, or closes them at the end.
+func (s *Sink) flushFiles(closing bool) {
+	for _, f := range s.files {
+		do := f.Flush
+		if closing {
+			do = f.Close
 		}
-	}
-	if s.fireW != nil {
-		if err := s.fireW.Flush(); err != nil {
+		if err := do(); err != nil {
 			s.fail(err)
 		}
 	}
@@ -667,16 +673,7 @@ func (s *Sink) Close() error {
 		s.finishAll(ls)
 		s.closeLog(ls)
 	}
-	if s.logsW != nil {
-		if err := s.logsW.Close(); err != nil {
-			s.fail(err)
-		}
-	}
-	if s.fireW != nil {
-		if err := s.fireW.Close(); err != nil {
-			s.fail(err)
-		}
-	}
+	s.flushFiles(true)
 	return s.takeErr()
 }
 
