@@ -107,17 +107,7 @@ func TestExactAgainstTruth(t *testing.T) {
 // when the engine stops, those still active.
 func replayCSV(t *testing.T, capBytes []byte, cfg engine.Config) (string, engine.Status) {
 	t.Helper()
-	e, err := engine.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := capture.NewReader(bytes.NewReader(capBytes), "cap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.AddSource(src, engine.SourceInfo{Name: "cap"}); err != nil {
-		t.Fatal(err)
-	}
+	e := capEngine(t, capBytes, cfg)
 	path := filepath.Join(t.TempDir(), "flows.csv")
 	sink, err := output.NewSink(output.SinkConfig{Format: output.FormatCSV, Path: path})
 	if err != nil {
@@ -141,6 +131,24 @@ func replayCSV(t *testing.T, capBytes []byte, cfg engine.Config) (string, engine
 		t.Fatal(err)
 	}
 	return string(out), st
+}
+
+// capEngine returns an engine with cfg reading the capture held in memory,
+// not started.
+func capEngine(t *testing.T, capBytes []byte, cfg engine.Config) *engine.Engine {
+	t.Helper()
+	e, err := engine.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := capture.NewReader(bytes.NewReader(capBytes), "cap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.AddSource(src, engine.SourceInfo{Name: "cap"}); err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
 
 func sortedRows(csv string) []string {

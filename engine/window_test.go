@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/flowd/flowd/bench/gen"
-	"github.com/flowd/flowd/capture"
 	"github.com/flowd/flowd/engine"
 )
 
@@ -141,17 +140,7 @@ func replayWindows(t *testing.T, capBytes []byte, workers int, window time.Durat
 	t.Helper()
 	cfg := engine.Config{Workers: workers}
 	cfg.Table.Window = window
-	e, err := engine.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := capture.NewReader(bytes.NewReader(capBytes), "cap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.AddSource(src, engine.SourceInfo{Name: "cap"}); err != nil {
-		t.Fatal(err)
-	}
+	e := capEngine(t, capBytes, cfg)
 	fs, ws := &flowsSink{}, &windowsSink{}
 	if err := e.AddSink(fs); err != nil {
 		t.Fatal(err)
