@@ -143,6 +143,10 @@ func New(cfg Config) (*Engine, error) {
 // TableConfig returns the flow table's configuration with defaults filled.
 func (e *Engine) TableConfig() flowtable.Config { return e.table.Config() }
 
+// DropsWhenSinksBehind reports Config.DropWhenSinksBehind: whether outputs
+// that fall behind should drop (live capture) rather than hold the engine up.
+func (e *Engine) DropsWhenSinksBehind() bool { return e.cfg.DropWhenSinksBehind }
+
 // Workers returns the number of workers (and shards).
 func (e *Engine) Workers() int { return len(e.workers) }
 

@@ -59,12 +59,14 @@ func (x *exportFlags) activeTimeout() (time.Duration, error) {
 
 // open starts an exporter per collector and adds it to e as a sink. clock
 // gives the export time: a replay passes its engine clock, so that NetFlow
-// v9's 32-bit relative times reach old captures' flows. wait makes a full
-// export queue hold the sinks up instead of dropping: right for files,
-// where nothing live is lost by waiting (at a replay's end every flow ends
-// at once, far more than the queue holds). On error it closes the
-// exporters it started, and e must not run.
-func (x *exportFlags) open(e *engine.Engine, clock func() time.Time, wait bool) ([]exporter, error) {
+// v9's 32-bit relative times reach old captures' flows. Unless the engine
+// drops when its sinks fall behind (live capture), a full export queue
+// holds the sinks up instead of dropping: reading files, nothing is lost by
+// waiting, and at a replay's end every flow ends at once, far more than the
+// queue holds. On error it closes the exporters it started, and e must not
+// run.
+func (x *exportFlags) open(e *engine.Engine, clock func() time.Time) ([]exporter, error) {
+	wait := !e.DropsWhenSinksBehind()
 	if x.domain > 1<<32-1 {
 		return nil, usagef("--observation-domain %d: want 0 to 4294967295", x.domain)
 	}

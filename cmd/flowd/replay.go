@@ -228,7 +228,7 @@ func runReplay(args []string) error {
 	case sink != nil:
 		e.AddSink(sink)
 	}
-	exports, err := o.xf.open(e, engineClock(e), true)
+	exports, err := o.xf.open(e, engineClock(e))
 	if err != nil {
 		return err
 	}

@@ -268,7 +268,7 @@ func serve(o serveOpts) error {
 		e.AddSink(sink)
 		eve = sink
 	}
-	exports, err := o.xf.open(e, engineClock(e), len(o.lf.ifaces) == 0)
+	exports, err := o.xf.open(e, engineClock(e))
 	if err != nil {
 		return err
 	}

@@ -106,7 +106,7 @@ func runWatch(args []string) error {
 		}
 		e.AddSink(sink)
 	}
-	exports, err := o.xf.open(e, engineClock(e), false)
+	exports, err := o.xf.open(e, engineClock(e))
 	if err != nil {
 		return err
 	}
