@@ -25,15 +25,7 @@ func TestWatchExportsToNfcapd(t *testing.T) {
 	// flowd watches.
 	collector, dir, stopCollector := nfcapdtest.StartWith(t, p.B.Command)
 
-	cmd := p.B.Command(bin, "watch", "--iface", p.IfB, "--format", "csv", "-o", filepath.Join(t.TempDir(), "flows.csv"), "--view", "flows", "--poll-interval", "20ms",
-		"--ipfix", collector)
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	waitFor(t, &stderr, "capturing")
+	cmd, stderr := startWatch(t, bin, p, filepath.Join(t.TempDir(), "flows.csv"), "--ipfix", collector)
 
 	const flows, per, payload = 8, 5, 100
 	ports := echoFlows(t, p, flows, per, payload)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -33,15 +34,7 @@ func TestWatchVeth(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			p := testnet.NewPair(t, testnet.Options{})
 			out := filepath.Join(t.TempDir(), "flows.csv")
-			args := append([]string{"watch", "--iface", p.IfB, "--format", "csv", "--view", "flows", "-o", out, "--poll-interval", "20ms"}, c.args...)
-			cmd := p.B.Command(bin, args...)
-			var stderr syncBuffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-			waitFor(t, &stderr, "capturing")
+			cmd, stderr := startWatch(t, bin, p, out, c.args...)
 
 			const flows, per, payload = 16, 5, 100
 			ports := echoFlows(t, p, flows, per, payload)
@@ -122,4 +115,20 @@ func echoFlows(t *testing.T, p *testnet.Pair, flows, per, payload int) []int {
 		conn.Close()
 	}
 	return ports
+}
+
+// startWatch starts flowd watch in B on B's end of the pair, writing csv
+// to out, and waits until it captures; it is killed at cleanup.
+func startWatch(t *testing.T, bin string, p *testnet.Pair, out string, args ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	cmd := p.B.Command(bin, append([]string{"watch", "--iface", p.IfB, "--format", "csv", "--view", "flows", "-o", out,
+		"--poll-interval", "20ms"}, args...)...)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitFor(t, stderr, "capturing")
+	return cmd, stderr
 }
