@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	nfw "github.com/aws/aws-sdk-go-v2/service/networkfirewall"
 	"github.com/aws/aws-sdk-go-v2/service/networkfirewall/types"
 
@@ -39,8 +38,7 @@ func TestReplayCaptureMatchesAPI(t *testing.T) {
 	url, stop := startServe(t, bin, "--pcap", "edge="+pcap)
 	defer stop()
 	waitDone(t, url)
-	client := nfw.New(nfw.Options{Region: "us-east-1", BaseEndpoint: aws.String(url),
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")})
+	client := nfwClient(url)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	arn := aws.String("arn:aws:network-firewall:us-east-1:123456789012:firewall/flowd")
@@ -75,27 +73,10 @@ func TestReplayCaptureMatchesAPI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for {
-			d, err := client.DescribeFlowOperation(ctx, &nfw.DescribeFlowOperationInput{FirewallArn: arn, FlowOperationId: op.FlowOperationId})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d.FlowOperationStatus != types.FlowOperationStatusInProgress {
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
 		var api []string
-		p := nfw.NewListFlowOperationResultsPaginator(client, &nfw.ListFlowOperationResultsInput{FirewallArn: arn, FlowOperationId: op.FlowOperationId})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, fl := range page.Flows {
-				api = append(api, tupleOf(aws.ToString(fl.SourceAddress.AddressDefinition), aws.ToString(fl.SourcePort),
-					aws.ToString(fl.DestinationAddress.AddressDefinition), aws.ToString(fl.DestinationPort), aws.ToString(fl.Protocol)))
-			}
+		for _, fl := range operationFlows(ctx, t, client, arn, op.FlowOperationId) {
+			api = append(api, tupleOf(aws.ToString(fl.SourceAddress.AddressDefinition), aws.ToString(fl.SourcePort),
+				aws.ToString(fl.DestinationAddress.AddressDefinition), aws.ToString(fl.DestinationPort), aws.ToString(fl.Protocol)))
 		}
 		slices.Sort(replay)
 		slices.Sort(api)

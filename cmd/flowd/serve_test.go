@@ -104,10 +104,7 @@ func TestServeBinary(t *testing.T) {
 		t.Fatalf("status %+v, want %d active flows, 3 workers, source edge in us-east-1b behind vpce-fromflag", st, active)
 	}
 
-	client := nfw.New(nfw.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(url),
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", ""),
-	})
+	client := nfwClient(url)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	arn := aws.String("arn:aws:network-firewall:us-east-1:123456789012:firewall/flowd")
@@ -126,29 +123,7 @@ func TestServeBinary(t *testing.T) {
 			}
 			id = out.FlowOperationId
 		}
-		for {
-			d, err := client.DescribeFlowOperation(ctx, &nfw.DescribeFlowOperationInput{FirewallArn: arn, FlowOperationId: id})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d.FlowOperationStatus == types.FlowOperationStatusCompleted {
-				break
-			}
-			if d.FlowOperationStatus != types.FlowOperationStatusInProgress {
-				t.Fatalf("operation %s", d.FlowOperationStatus)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		var flows []types.Flow
-		p := nfw.NewListFlowOperationResultsPaginator(client, &nfw.ListFlowOperationResultsInput{FirewallArn: arn, FlowOperationId: id, MaxResults: aws.Int32(50)})
-		for p.HasMorePages() {
-			out, err := p.NextPage(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			flows = append(flows, out.Flows...)
-		}
-		return flows
+		return operationFlows(ctx, t, client, arn, id)
 	}
 	if got := run(false, types.FlowFilter{}); len(got) != active {
 		t.Fatalf("capture found %d flows, want %d", len(got), active)
@@ -294,4 +269,39 @@ func TestServeDamagedSource(t *testing.T) {
 	if n := strings.Count(stderr.String(), "cut.pcap: offset"); n != 1 {
 		t.Errorf("the damage is reported %d times, want once:\n%s", n, stderr.String())
 	}
+}
+
+// nfwClient is the official Network Firewall client aimed at a flowd.
+func nfwClient(url string) *nfw.Client {
+	return nfw.New(nfw.Options{Region: "us-east-1", BaseEndpoint: aws.String(url),
+		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", "")})
+}
+
+// operationFlows waits for flow operation id to complete and returns its
+// flows, every page.
+func operationFlows(ctx context.Context, t *testing.T, client *nfw.Client, arn, id *string) []types.Flow {
+	t.Helper()
+	for {
+		d, err := client.DescribeFlowOperation(ctx, &nfw.DescribeFlowOperationInput{FirewallArn: arn, FlowOperationId: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.FlowOperationStatus == types.FlowOperationStatusCompleted {
+			break
+		}
+		if d.FlowOperationStatus != types.FlowOperationStatusInProgress {
+			t.Fatalf("operation %s", d.FlowOperationStatus)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	var flows []types.Flow
+	p := nfw.NewListFlowOperationResultsPaginator(client, &nfw.ListFlowOperationResultsInput{FirewallArn: arn, FlowOperationId: id, MaxResults: aws.Int32(50)})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flows = append(flows, out.Flows...)
+	}
+	return flows
 }
