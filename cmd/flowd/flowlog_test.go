@@ -30,13 +30,8 @@ type dirSum struct{ pkts, bytes uint64 }
 // dirSums are the sums of each direction.
 type dirSums map[dirKey]dirSum
 
-// writeGenPcap writes a generated capture spanning several minutes and
-// returns its path; truthByDirection gives its truth per direction.
-func writeGenPcap(t *testing.T, dir string) string {
-	path, _ := writeGenPcapTruth(t, dir)
-	return path
-}
-
+// writeGenPcapTruth writes a generated capture spanning several minutes
+// and returns its path and truth (truthByDirection sums it per direction).
 func writeGenPcapTruth(t *testing.T, dir string) (string, *gen.Truth) {
 	t.Helper()
 	path := filepath.Join(dir, "edge.pcap")
