@@ -3,7 +3,8 @@
 # 3s) each, one after another, as part of make test. Any crash fails the run
 # (the failing input is left in the package's testdata/fuzz/ for go test to
 # replay); the last line sums up. make fuzz (scripts/fuzz.sh) runs the same
-# targets longer.
+# targets longer through this script; FUZZ_MINIMIZE bounds the minimizing of
+# a failure (default 1s).
 #
 # Each package's instrumented test binary is built once (go test -c -fuzz)
 # and run once per target, with the fuzz cache go test itself uses: linking
@@ -37,12 +38,28 @@ for dir in $(printf '%s\n' "$list" | cut -d' ' -f1 | uniq); do
   fi
   for name in $(printf '%s\n' "$list" | awk -v d="$dir" '$1 == d { print $2 }'); do
     targets=$((targets + 1))
-    if ! (cd "$dir" && "$bin" -test.run='^$' -test.fuzz="^${name}\$" -test.fuzztime="$t" \
-      -test.fuzzminimizetime=1s -test.fuzzcachedir="$cache/$pkg") >"$bins/log" 2>&1; then
+    for try in 1 2 3; do
+      before=$(ls "$dir/testdata/fuzz/$name" 2>/dev/null | wc -l)
+      if (cd "$dir" && "$bin" -test.run='^$' -test.fuzz="^${name}\$" -test.fuzztime="$t" \
+        -test.fuzzminimizetime="${FUZZ_MINIMIZE:-1s}" -test.fuzzcachedir="$cache/$pkg") >"$bins/log" 2>&1; then
+        break
+      fi
+      after=$(ls "$dir/testdata/fuzz/$name" 2>/dev/null | wc -l)
+      # Go before 1.27 can fail a target with a bare "context deadline
+      # exceeded" when -fuzztime runs out while a worker is mid-call
+      # (golang/go#75804): nothing was found and no input was written. Such a
+      # run is tried again, at most twice; a real finding always leaves its
+      # input in testdata/fuzz/NAME and fails at once.
+      if [ "$try" -lt 3 ] && [ "$after" -eq "$before" ] &&
+        grep -q '^    context deadline exceeded$' "$bins/log" && ! grep -q 'panic\|Failing input' "$bins/log"; then
+        echo "fuzz-smoke: ./$dir $name stopped on Go's fuzz-deadline race (no input found); again" >&2
+        continue
+      fi
       failed+=("$dir:$name")
       echo "fuzz-smoke: FAIL ./$dir $name" >&2
       tail -n 30 "$bins/log" >&2
-    fi
+      break
+    done
   done
 done
 secs=$(($(date +%s) - start))
