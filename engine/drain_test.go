@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/flowd/flowd/flowtable"
 )
 
 // orderedSink records what it is handed, and where the sorted drain began.
@@ -69,6 +72,53 @@ func TestDrainInStartOrder(t *testing.T) {
 		if st := e.Status(); st.Table.Active != 0 || st.Table.Ended[ReasonShutdown] != uint64(len(drained)) {
 			t.Errorf("%d workers: after the drain %d active, %d ended shutdown; %d drained",
 				workers, st.Table.Active, st.Table.Ended[ReasonShutdown], len(drained))
+		}
+	}
+}
+
+// TestSortNearly checks the drain's sort against a plain sort on the slab
+// orders it meets: in order, a few later flows in reused slots, reversed,
+// random, and ties in the first-packet time that the key must break.
+func TestSortNearly(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct {
+		name  string
+		order func(i, n int) int64
+	}{
+		{"in order", func(i, n int) int64 { return int64(i) * 10 }},
+		{"reused slots", func(i, n int) int64 {
+			if rng.IntN(50) == 0 {
+				return int64(n)*10 + rng.Int64N(int64(n)*10)
+			}
+			return int64(i) * 10
+		}},
+		{"reversed", func(i, n int) int64 { return int64(n-i) * 10 }},
+		{"random", func(i, n int) int64 { return rng.Int64N(int64(n) * 10) }},
+		{"ties", func(i, n int) int64 { return int64(i / 7) }},
+		{"all equal", func(i, n int) int64 { return 5 }},
+	} {
+		for _, n := range []int{0, 1, 2, 3, 17, 1000} {
+			flows := make([]flowtable.Flow, n)
+			refs := make([]drainRef, n)
+			for i := range flows {
+				f := &flows[i]
+				f.First = tc.order(i, n)
+				a, b := [16]byte{10, 0, 0, 1}, [16]byte{10, 0, 0, 2}
+				f.Key.Set(&a, &b, uint16(rng.IntN(65536)), uint16(i), 17, 4, [3]uint16{})
+				refs[i] = drainRef{first: f.First, f: f}
+			}
+			want := slices.Clone(refs)
+			slices.SortFunc(want, compareRefs)
+			got := sortNearly(refs)
+			if len(got) != n {
+				t.Fatalf("%s, %d flows: %d after sorting", tc.name, n, len(got))
+			}
+			for i := range got {
+				if got[i].f != want[i].f {
+					t.Fatalf("%s, %d flows: position %d holds the flow of first %d, want first %d",
+						tc.name, n, i, got[i].first, want[i].first)
+				}
+			}
 		}
 	}
 }

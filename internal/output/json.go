@@ -3,6 +3,8 @@ package output
 import (
 	"net/netip"
 	"strconv"
+	"sync"
+	"sync/atomic"
 
 	"github.com/flowd/flowd/decode"
 	"github.com/flowd/flowd/engine"
@@ -95,7 +97,37 @@ func appendHex2(b []byte, v uint8) []byte {
 // tcp-closed and flush are "timeout" (a closed flow ends by the closed-state
 // timeout, and AWS describes a flush as marking flows timed out); evicted is
 // "forced"; flows still active at the end of a replay are "shutdown".
-type eveFormat struct{ opt Options }
+type eveFormat struct {
+	opt   Options
+	iface *quotedNames // in_iface, quoted, by source id
+}
+
+// quotedNames keeps each source's name quoted for JSON: quoting it again
+// for every line cost as much as a tenth of an EVE line. A source's name
+// does not change while flows of it are written; formatters on several
+// goroutines share the list, copied on each new source.
+type quotedNames struct {
+	name  func(id uint16) string
+	mu    sync.Mutex
+	names atomic.Pointer[[]string]
+}
+
+func (q *quotedNames) appendQuoted(b []byte, id uint16) []byte {
+	if p := q.names.Load(); p != nil && int(id) < len(*p) && (*p)[id] != "" {
+		return append(b, (*p)[id]...)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var names []string
+	if p := q.names.Load(); p != nil {
+		names = *p
+	}
+	names = append(make([]string, 0, max(len(names), int(id)+1)), names...)
+	names = names[:max(len(names), int(id)+1)]
+	names[id] = strconv.Quote(q.name(id))
+	q.names.Store(&names)
+	return append(b, names[id]...)
+}
 
 func (eveFormat) header() string { return "" }
 
@@ -168,9 +200,9 @@ func (e eveFormat) appendFlow(b []byte, f *engine.Flow) []byte {
 	last := b[at:len(b):len(b)] // "end" is the same time: copied, not formatted again
 	b = append(b, `","flow_id":`...)
 	b = strconv.AppendUint(b, f.ID, 10)
-	if e.opt.SourceName != nil {
+	if e.iface != nil {
 		b = append(b, `,"in_iface":`...)
-		b = strconv.AppendQuote(b, e.opt.SourceName(f.Source))
+		b = e.iface.appendQuoted(b, f.Source)
 	}
 	b = append(b, `,"event_type":"flow"`...)
 	if f.VLAN[0] != 0 {

@@ -78,7 +78,11 @@ func newFormatter(format Format, opt Options) (formatter, error) {
 	case FormatJSON:
 		return jsonFormat{opt}, nil
 	case FormatEVE:
-		return eveFormat{opt}, nil
+		e := eveFormat{opt: opt}
+		if opt.SourceName != nil {
+			e.iface = &quotedNames{name: opt.SourceName}
+		}
+		return e, nil
 	case FormatTable:
 		return tableFormat{}, nil
 	case FormatNone:
@@ -132,6 +136,32 @@ func (w *Writer) writeLine(line []byte) error {
 	}
 	_, err := w.w.Write(line)
 	return err
+}
+
+// writeLines writes lines [from, to) of buf, where line i ends at ends[i]:
+// in one write where the format allows, since most lines come in long runs.
+func (w *Writer) writeLines(buf []byte, ends []int, from, to int) error {
+	if from >= to {
+		return nil
+	}
+	at := 0
+	if from > 0 {
+		at = ends[from-1]
+	}
+	if w.align == nil {
+		if err := w.start(); err != nil {
+			return err
+		}
+		_, err := w.w.Write(buf[at:ends[to-1]])
+		return err
+	}
+	for i := from; i < to; i++ {
+		if err := w.writeLine(buf[at:ends[i]]); err != nil {
+			return err
+		}
+		at = ends[i]
+	}
+	return nil
 }
 
 func (w *Writer) start() error {

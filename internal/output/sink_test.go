@@ -3,6 +3,7 @@ package output
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -202,5 +203,92 @@ func TestRunRecordKeepsKey(t *testing.T) {
 	}
 	if ok, err := rr.next(); ok || err != nil {
 		t.Fatalf("after the last record: next = %v, %v", ok, err)
+	}
+}
+
+// TestSinkDrainSorted: flows ended before the drain are held, the drain's
+// come in start order and are written through the formatting pipeline as
+// they come; the output is every flow once, in start order, in each
+// format (the table writes line by line, the others in runs of lines),
+// whether or not the held flows were spilled.
+func TestSinkDrainSorted(t *testing.T) {
+	flows := randomFlows(9, 6000)
+	sorted := slices.Clone(flows)
+	slices.SortStableFunc(sorted, func(a, b engine.Flow) int { return engine.CompareStart(&a, &b) })
+	dir := t.TempDir()
+	for _, format := range []Format{FormatCSV, FormatEVE, FormatTable} {
+		var want bytes.Buffer
+		w, _ := New(format, &want, Options{})
+		for i := range sorted {
+			w.Write(&sorted[i])
+		}
+		w.Flush()
+		for _, mem := range []int64{0, 16 << 10} {
+			// Every fifth flow ends early and is held; the others are the
+			// drain's, in start order.
+			var early, drained []engine.Flow
+			for i := range sorted {
+				if i%5 == 0 {
+					early = append(early, sorted[i])
+				} else {
+					drained = append(drained, sorted[i])
+				}
+			}
+			rand.New(rand.NewPCG(7, 8)).Shuffle(len(early), func(i, j int) { early[i], early[j] = early[j], early[i] })
+			path := filepath.Join(dir, "out."+string(format))
+			s, err := NewSink(SinkConfig{Format: format, Path: path, MemoryBytes: mem, TempDir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for len(early) > 0 {
+				n := min(97, len(early))
+				if err := s.FlowsEnded(early[:n]); err != nil {
+					t.Fatal(err)
+				}
+				early = early[n:]
+			}
+			if err := s.DrainSorted(); err != nil {
+				t.Fatal(err)
+			}
+			feed(t, s, drained)
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want.Bytes()) {
+				t.Fatalf("%s, memory %d: output differs from the flows in start order (%d bytes, want %d)",
+					format, mem, len(got), want.Len())
+			}
+			if s.Written() != uint64(len(flows)) {
+				t.Fatalf("%s: %d written, want %d", format, s.Written(), len(flows))
+			}
+		}
+	}
+}
+
+// TestSinkDrainSortedWriteError: a destination that fails while the
+// pipeline writes makes FlowsEnded or Close return the error, without
+// hanging.
+func TestSinkDrainSortedWriteError(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full to fail writes")
+	}
+	flows := randomFlows(10, 4000)
+	slices.SortStableFunc(flows, func(a, b engine.Flow) int { return engine.CompareStart(&a, &b) })
+	s, err := NewSink(SinkConfig{Format: FormatEVE, Path: "/dev/full", Append: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DrainSorted(); err != nil {
+		t.Fatal(err)
+	}
+	var failed error
+	for i := 0; i < len(flows) && failed == nil; i += 97 {
+		failed = s.FlowsEnded(flows[i:min(i+97, len(flows))])
+	}
+	if err := s.Close(); err == nil && failed == nil {
+		t.Fatal("writing to /dev/full reported no error")
+	} else if e := cmp.Or(failed, err); !strings.Contains(e.Error(), "no space left") {
+		t.Fatalf("error %q does not say why", e)
 	}
 }

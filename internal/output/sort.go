@@ -31,14 +31,13 @@ type sorter struct {
 	w       *Writer
 	written *atomic.Uint64 // lines written out
 	merging *merge         // set once the held flows are being merged out (stream)
+	out     *streamOut     // the formatters and writer of the flows that come in order
 
-	buf, other      []byte // writeSorted's halves of a batch, formatted
-	ends, otherEnds []int
-	work            chan []engine.Flow // batches to format
-	free            chan []engine.Flow // batches to reuse
-	wg              sync.WaitGroup
-	parts           []*sortPart
-	closed          bool
+	work   chan []engine.Flow // batches to format
+	free   chan []engine.Flow // batches to reuse
+	wg     sync.WaitGroup
+	parts  []*sortPart
+	closed bool
 
 	errMu sync.Mutex
 	err   error
@@ -61,7 +60,7 @@ func newSorter(w *Writer, limit int64, dir string, written *atomic.Uint64) *sort
 // formatting goroutines; once streaming, it writes them.
 func (s *sorter) take(flows []engine.Flow) error {
 	if s.merging != nil {
-		return s.writeSorted(flows)
+		return s.out.take(flows)
 	}
 	if err := s.error(); err != nil {
 		return err
@@ -143,6 +142,7 @@ func (s *sorter) stream() error {
 	}
 	heap.Init(m)
 	s.merging = m
+	s.out = s.startOut()
 	return nil
 }
 
@@ -172,58 +172,6 @@ func (s *sorter) writeHeld(upTo *engine.StartKey) error {
 	return nil
 }
 
-// writeSorted writes flows that come in start order, each after the held
-// flows that sort before it. The second half of a batch is formatted on
-// another goroutine meanwhile: at a replay's end the flows come all at once
-// and formatting them is most of the work left.
-func (s *sorter) writeSorted(flows []engine.Flow) error {
-	half := len(flows) / 2
-	if half < 32 {
-		half = len(flows)
-	}
-	done := make(chan struct{})
-	if half < len(flows) {
-		go func() {
-			s.other = formatInto(s.w.f, s.other[:0], s.otherEnds[:0], flows[half:], &s.otherEnds)
-			close(done)
-		}()
-	}
-	s.buf = formatInto(s.w.f, s.buf[:0], s.ends[:0], flows[:half], &s.ends)
-	if half < len(flows) {
-		<-done
-	}
-	write := func(buf []byte, ends []int, flows []engine.Flow) error {
-		at := 0
-		for i := range flows {
-			k := flows[i].StartKey()
-			if err := s.writeHeld(&k); err != nil {
-				return err
-			}
-			if err := s.w.writeLine(buf[at:ends[i]]); err != nil {
-				return err
-			}
-			at = ends[i]
-			s.written.Add(1)
-		}
-		return nil
-	}
-	if err := write(s.buf, s.ends, flows[:half]); err != nil {
-		return err
-	}
-	return write(s.other, s.otherEnds, flows[half:])
-}
-
-// formatInto appends the lines of flows to buf and the end of each line to
-// *ends.
-func formatInto(f formatter, buf []byte, ends []int, flows []engine.Flow, out *[]int) []byte {
-	for i := range flows {
-		buf = f.appendFlow(buf, &flows[i])
-		ends = append(ends, len(buf))
-	}
-	*out = ends
-	return buf
-}
-
 // writeAll writes every flow still held, in key order, and lets go of the
 // runs.
 func (s *sorter) writeAll() error {
@@ -237,6 +185,9 @@ func (s *sorter) writeAll() error {
 		}
 	}()
 	if err := s.stream(); err != nil {
+		return err
+	}
+	if err := s.out.close(); err != nil {
 		return err
 	}
 	return s.writeHeld(nil)
