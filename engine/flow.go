@@ -60,7 +60,8 @@ type Flow struct {
 	SPI uint32
 	// Reversed: the flow's direction came from a SYN/ACK seen first.
 	Reversed bool
-	// Emergency: the flow ended while its shard was in emergency mode.
+	// Emergency: the flow timed out or was evicted while its shard was in
+	// emergency mode (as Suricata marks flows).
 	Emergency bool
 	// Partial: not an ended flow but a report of one still in the table,
 	// made every active timeout of its age (flowtable.Config.ActiveTimeout)

@@ -65,7 +65,7 @@ const (
 	flagFinTS                 // a FIN went to-server
 	flagFinTC                 // a FIN went to-client
 	flagReversed              // direction came from a SYN/ACK seen first
-	flagEmergency             // ended while the table was in emergency mode
+	flagEmergency             // timed out or evicted while the table was in emergency mode
 	flagRefused               // the responder answered with an ICMP error that refuses the flow
 )
 

@@ -616,7 +616,7 @@ func (f *Flow) nextFree() uint32 { return uint32(f.First) }
 // endAt ends the flow f whose index slot is i.
 func (s *Shard) endAt(f *Flow, i uint32, reason EndReason) {
 	f.Reason = reason
-	if s.stats.Emergency {
+	if s.emergencyEnd(reason) {
 		f.flags |= flagEmergency
 	}
 	s.stats.Ended[reason]++
@@ -678,10 +678,18 @@ func (s *Shard) slotOf(f *Flow, pos int) uint32 {
 func (s *Shard) Ending(f *Flow, reason EndReason) Flow {
 	c := *f
 	c.Reason = reason
-	if s.stats.Emergency {
+	if s.emergencyEnd(reason) {
 		c.flags |= flagEmergency
 	}
 	return c
+}
+
+// emergencyEnd says whether a flow ending now with reason is marked as
+// ended in emergency mode: as Suricata marks the flows its flow manager
+// times out, and those it steals for new ones, while in emergency; not
+// flows flushed or ended by the engine's stop.
+func (s *Shard) emergencyEnd(reason EndReason) bool {
+	return s.stats.Emergency && (reason == ReasonTimeout || reason == ReasonTCPClosed || reason == ReasonEvicted)
 }
 
 // Remove ends f, a live flow of this shard, with the given reason. It is safe

@@ -298,9 +298,25 @@ func TestEmergencyEviction(t *testing.T) {
 			t.Errorf("evicted flow: emergency=%v reason=%v", f.Emergency(), f.Reason)
 		}
 	}
+	// A flow flushed or ended by the stop while in emergency is not marked:
+	// only timeouts and evictions are, as in Suricata.
+	var flushed *Flow
+	s.Range(func(f *Flow) bool { flushed = f; return false })
+	if c := s.Ending(flushed, ReasonShutdown); c.Emergency() {
+		t.Error("a flow ended by the stop in emergency mode is marked emergency")
+	}
+	s.Remove(flushed, ReasonFlush)
+	if f := log.flows[len(log.flows)-1]; f.Reason != ReasonFlush || f.Emergency() {
+		t.Errorf("flushed flow: emergency=%v reason=%v, want not marked", f.Emergency(), f.Reason)
+	}
 	// Emergency timeouts (UDP new 10 s) clear the table below the recovery
-	// mark, which ends emergency mode.
+	// mark, which ends emergency mode; the first flows timed out are
+	// marked.
+	before := len(log.flows)
 	s.Expire(t0+int64(30*time.Second), s.Cap())
+	if f := log.flows[before]; f.Reason != ReasonTimeout || !f.Emergency() {
+		t.Errorf("first flow timed out in emergency: emergency=%v reason=%v, want marked", f.Emergency(), f.Reason)
+	}
 	if st := s.Stats(); st.Emergency || st.EmergencyExited != 1 || s.Len() != 0 {
 		t.Fatalf("after expiry: emergency=%v exited=%d len=%d", st.Emergency, st.EmergencyExited, s.Len())
 	}
