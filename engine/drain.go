@@ -107,10 +107,7 @@ func (e *Engine) wantsOrder() bool {
 func (e *Engine) drain(reason EndReason) {
 	if !e.wantsOrder() {
 		_ = e.do(context.Background(), func(_ int, s *flowtable.Shard) {
-			s.Range(func(f *flowtable.Flow) bool {
-				s.Remove(f, flowtable.EndReason(reason))
-				return true
-			})
+			s.RemoveAll(flowtable.EndReason(reason))
 		})
 		return
 	}
@@ -140,10 +137,7 @@ func (e *Engine) drain(reason EndReason) {
 			sorted.Done()
 			<-release
 			s.SetSink(nil)
-			s.Range(func(f *flowtable.Flow) bool {
-				s.Remove(f, flowtable.EndReason(reason))
-				return true
-			})
+			s.RemoveAll(flowtable.EndReason(reason))
 			s.SetSink(w)
 		})
 	}()

@@ -352,6 +352,53 @@ func TestRangeRemove(t *testing.T) {
 	}
 }
 
+// TestRemoveAll: every flow ends once with the reason and its counts, the
+// counters add up, and the emptied shard works as a new one: the tuples are
+// gone from the index and new flows are tracked.
+func TestRemoveAll(t *testing.T) {
+	s, log := newShard(t, Config{MaxFlows: 64})
+	for i := range 40 {
+		p := pkt(17, client, uint16(i), server, 53, 0, 0)
+		s.Update(&p)
+	}
+	// Leave holes in the slab, as ended flows do.
+	s.Range(func(f *Flow) bool {
+		if _, sp := f.Src(); sp%3 == 0 {
+			s.Remove(f, ReasonFlush)
+		}
+		return true
+	})
+	flushed := len(log.flows)
+	s.RemoveAll(ReasonShutdown)
+	ended := log.flows[flushed:]
+	if len(ended) != 40-flushed || s.Len() != 0 || s.Stats().Active != 0 {
+		t.Fatalf("RemoveAll ended %d of %d, %d left, %d active", len(ended), 40-flushed, s.Len(), s.Stats().Active)
+	}
+	if st := s.Stats(); st.Ended[ReasonShutdown] != uint64(len(ended)) {
+		t.Errorf("shutdown counter %d, want %d", st.Ended[ReasonShutdown], len(ended))
+	}
+	for _, f := range ended {
+		if f.Reason != ReasonShutdown || f.TotalPkts() != 1 {
+			t.Errorf("ended flow: reason %v, %d packets", f.Reason, f.TotalPkts())
+		}
+	}
+	for i := range 40 {
+		p := pkt(17, client, uint16(i), server, 53, 0, 0)
+		if s.Lookup(&p.Key) != nil {
+			t.Fatalf("port %d still found after RemoveAll", i)
+		}
+	}
+	for i := range 64 {
+		p := pkt(17, client, uint16(100+i), server, 53, time.Second, 0)
+		if f := s.Update(&p); f == nil || f.TotalPkts() != 1 {
+			t.Fatalf("new flow %d after RemoveAll not tracked", i)
+		}
+	}
+	if s.Len() != 64 {
+		t.Fatalf("%d flows after refilling, want 64", s.Len())
+	}
+}
+
 func TestMakeKeySymmetric(t *testing.T) {
 	a := pkt(6, client, 1, server, 2, 0, 0)
 	b := pkt(6, server, 2, client, 1, 0, 0)
