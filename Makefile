@@ -21,6 +21,7 @@ help:
 deps:
 	@scripts/deps.sh
 	@scripts/install-minio.sh
+	@scripts/install-goflow2.sh
 
 build:
 	@scripts/deps.sh --quiet demo
