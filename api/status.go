@@ -69,6 +69,79 @@ type SourceJSON struct {
 	Offset       int64             `json:"offset,omitempty"` // file bytes consumed
 	Size         int64             `json:"size,omitempty"`   // file size, -1 unknown
 	Error        string            `json:"error,omitempty"`
+	// Sockets: a live interface read by several sockets (AF_PACKET, one
+	// per worker in a fanout group) is one source, its counters the sums
+	// of its sockets'; here is each socket's share.
+	Sockets []SocketJSON `json:"sockets,omitempty"`
+}
+
+// SocketJSON is one socket of a live interface in SourceJSON.
+type SocketJSON struct {
+	ID       uint16 `json:"id"`
+	Packets  uint64 `json:"packets"`
+	Bytes    uint64 `json:"bytes"`
+	Drops    uint64 `json:"drops"`
+	Received uint64 `json:"received"`
+	Freezes  uint64 `json:"ring_full,omitempty"`
+	Reopens  uint64 `json:"reopens,omitempty"`
+	State    string `json:"state,omitempty"`
+}
+
+// byInterface groups the sources as /status and /metrics show them: a live
+// interface's sockets (the same name, live) make one source whose counters
+// are their sums, with the first socket's id; every other source stands
+// alone. members holds the indexes into srcs of each group's sockets, in
+// order, when there is more than one.
+func byInterface(srcs []engine.SourceStatus) (out []engine.SourceStatus, members [][]int) {
+	at := map[string]int{}
+	for i := range srcs {
+		s := &srcs[i]
+		if !s.Info.Live {
+			out, members = append(out, *s), append(members, nil)
+			continue
+		}
+		g, ok := at[s.Info.Name]
+		if !ok {
+			at[s.Info.Name] = len(out)
+			out, members = append(out, *s), append(members, []int{i})
+			continue
+		}
+		members[g] = append(members[g], i)
+		m := &out[g]
+		m.Frames += s.Frames
+		m.Bytes += s.Bytes
+		m.Drops += s.Drops
+		for r := range s.DecodeErrors {
+			m.DecodeErrors[r] += s.DecodeErrors[r]
+		}
+		for k := range s.Tunnels {
+			m.Tunnels[k] += s.Tunnels[k]
+		}
+		for r := range s.TunnelErrors {
+			m.TunnelErrors[r] += s.TunnelErrors[r]
+		}
+		m.FragmentsWithoutFirst += s.FragmentsWithoutFirst
+		m.Received += s.Received
+		m.Freezes += s.Freezes
+		m.IfDrops += s.IfDrops
+		m.Reopens += s.Reopens
+		// The interface is capturing when every socket is; otherwise its
+		// state is the first troubled socket's.
+		if m.Up && !s.Up {
+			m.State = s.State
+		}
+		m.Up = m.Up && s.Up
+		m.EOF = m.EOF && s.EOF
+		if m.Err == "" {
+			m.Err = s.Err
+		}
+	}
+	for g := range members {
+		if len(members[g]) < 2 {
+			members[g] = nil
+		}
+	}
+	return out, members
 }
 
 // StatusOf renders an engine status as GET /status shows it.
@@ -95,8 +168,9 @@ func StatusOf(st engine.Status) StatusJSON {
 	for r := engine.ReasonTimeout; r < engine.NumEndReasons; r++ {
 		out.Flows.Ended[r.String()] = st.Table.Ended[r]
 	}
-	for i := range st.Sources {
-		s := &st.Sources[i]
+	srcs, members := byInterface(st.Sources)
+	for i := range srcs {
+		s := &srcs[i]
 		j := SourceJSON{
 			ID: s.ID, Name: s.Info.Name, Path: s.Info.Path, Live: s.Info.Live,
 			AvailabilityZone: s.Info.AvailabilityZone, VpcEndpointID: s.Info.VpcEndpointID,
@@ -122,6 +196,11 @@ func StatusOf(st engine.Status) StatusJSON {
 			}
 			j.TunnelErrors[reason] = n
 		})
+		for _, k := range members[i] {
+			m := &st.Sources[k]
+			j.Sockets = append(j.Sockets, SocketJSON{ID: m.ID, Packets: m.Frames, Bytes: m.Bytes, Drops: m.Drops,
+				Received: m.Received, Freezes: m.Freezes, Reopens: m.Reopens, State: m.State})
+		}
 		out.Sources = append(out.Sources, j)
 	}
 	return out
@@ -144,7 +223,7 @@ type collector struct{ b Backend }
 
 // Source metrics carry one label, source: the source's name, made unique
 // by "#" and the source id only where two sources share a name (or a
-// source has none).
+// source has none). A live interface's sockets are one source (byInterface).
 var (
 	srcLabels        = []string{"source"}
 	descSrcPackets   = prometheus.NewDesc("flowd_source_packets_total", "Frames read from the source.", srcLabels, nil)
@@ -189,12 +268,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	names := make(map[string]int, len(st.Sources))
-	for i := range st.Sources {
-		names[st.Sources[i].Info.Name]++
+	srcs, _ := byInterface(st.Sources)
+	names := make(map[string]int, len(srcs))
+	for i := range srcs {
+		names[srcs[i].Info.Name]++
 	}
-	for i := range st.Sources {
-		s := &st.Sources[i]
+	for i := range srcs {
+		s := &srcs[i]
 		label := s.Info.Name
 		if label == "" || names[label] > 1 {
 			label += "#" + strconv.Itoa(int(s.ID))

@@ -27,7 +27,8 @@ import (
 // pair with two AF_PACKET workers while traffic flows, and has four SDK
 // clients run flow captures at once: each completes (or is throttled, as one
 // operation per zone at a time must be) and sees the live flows; /status
-// reports both sockets capturing; SIGTERM exits 0.
+// reports the interface as one source with both sockets capturing inside;
+// SIGTERM exits 0.
 func TestServeLiveConcurrentCaptures(t *testing.T) {
 	testnet.Require(t)
 	bin := buildFlowd(t)
@@ -160,19 +161,28 @@ func TestServeLiveConcurrentCaptures(t *testing.T) {
 			Packets  uint64
 			Received uint64
 			State    string
+			Sockets  []struct {
+				Packets uint64
+				State   string
+			}
 		}
 	}
 	json.NewDecoder(resp.Body).Decode(&st)
 	resp.Body.Close()
-	var captured uint64
-	for _, s := range st.Sources {
-		if s.Name != p.IfB || !s.Live || s.State != "capturing" {
-			t.Errorf("source %+v", s)
-		}
-		captured += s.Packets
+	// One source for the interface, its two sockets inside.
+	if len(st.Sources) != 1 {
+		t.Fatalf("status: %d sources, want one for %s: %+v", len(st.Sources), p.IfB, st.Sources)
 	}
-	if len(st.Sources) != 2 || captured == 0 {
-		t.Errorf("status: %d sources, %d frames captured; want 2 sockets capturing", len(st.Sources), captured)
+	s := st.Sources[0]
+	var captured uint64
+	for _, k := range s.Sockets {
+		if k.State != "capturing" {
+			t.Errorf("socket %+v", k)
+		}
+		captured += k.Packets
+	}
+	if s.Name != p.IfB || !s.Live || s.State != "capturing" || len(s.Sockets) != 2 || captured != s.Packets || captured == 0 {
+		t.Errorf("status: source %+v; want %s capturing, 2 sockets capturing whose frames (%d) sum to the source's", s, p.IfB, captured)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {

@@ -4,7 +4,10 @@
 // module builds and tests anywhere.
 package sys
 
-import "unsafe"
+import (
+	"os"
+	"unsafe"
+)
 
 // hugePage is the size of a transparent huge page on Linux/amd64 and arm64
 // (with 4 KiB base pages).
@@ -24,3 +27,8 @@ func AdviseHugePages(p unsafe.Pointer, n uintptr) {
 		adviseHuge(unsafe.Add(p, start-uintptr(p)), end-start)
 	}
 }
+
+// OpenPTY opens a new pseudo-terminal pair: master is the side a program
+// (a test, a terminal emulator) reads and writes; slave is what a child
+// process takes as its terminal. Linux only; elsewhere it says so.
+func OpenPTY() (master, slave *os.File, err error) { return openPTY() }
