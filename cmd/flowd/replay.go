@@ -65,6 +65,7 @@ type replayOpts struct {
 	fc       followConfig
 	sel      selectFlags
 	vf       eveFlags
+	sf       statsFlags
 	ef       engineFlags
 	xf       exportFlags
 	fl       flowLogFlags
@@ -83,6 +84,7 @@ func newReplayFlags(o *replayOpts) *cmdFlags {
 	fs.StringVar(&o.order, "order", "start", "order of the flows written: start (by first packet, the same every run) or end (as they end)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no summary on stderr")
 	o.vf.register(fs)
+	o.sf.register(fs)
 	fs.StringVar(&o.progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal, once the replay has run a second), always, never")
 	fs.section(groupSelect)
 	o.sel.register(fs)
@@ -130,6 +132,9 @@ func runReplay(args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := o.sf.check(format == output.FormatEVE && !sel.top(), "--format eve (and no --top)"); err != nil {
+		return err
+	}
 	cfg, err := o.ef.config()
 	if err != nil {
 		return err
@@ -145,6 +150,7 @@ func runReplay(args []string) error {
 	if err != nil {
 		return err
 	}
+	stats := newReplayStats(o.sf.interval, e)
 	var infos []engine.SourceInfo
 	var watched []*watchedSource
 	var followed []*chainSource
@@ -185,7 +191,7 @@ func runReplay(args []string) error {
 			info.Name = cmp.Or(info.Name, sourceName(spec.Path))
 		}
 		w := &watchedSource{Source: src}
-		if _, err := e.AddSource(w, info); err != nil {
+		if _, err := e.AddSource(stats.wrap(w), info); err != nil {
 			w.Close()
 			return err
 		}
@@ -203,6 +209,9 @@ func runReplay(args []string) error {
 		if err != nil {
 			return err
 		}
+	}
+	if stats != nil {
+		stats.sink = sink
 	}
 	var selSink *selectSink
 	switch {
@@ -273,14 +282,15 @@ func runReplay(args []string) error {
 		for _, c := range followed {
 			c.interrupt()
 		}
-		go exitOnSecondSignal(sigs, e, sink)
+		go exitOnSecondSignal(sigs, e, sink, flowLog != nil)
 	} else if err := e.Sweep(context.Background()); err != nil {
 		// Expire what the final clock allows, so "active" means what it says.
 		return err
 	}
 	elapsed := time.Since(start)
 	st := e.Status()
-	stopErr := e.Stop(reason)
+	statsErr := stats.final(&st)
+	stopErr := errors.Join(e.Stop(reason), statsErr)
 	if interrupted != nil {
 		// The flows ended by the stop are in the counts now.
 		st = e.Status()
@@ -360,13 +370,21 @@ func warnClockGaps(w io.Writer, st engine.Status, watched []*watchedSource, time
 }
 
 // exitOnSecondSignal exits at once on another signal, saying how many of
-// the flows read were not written.
-func exitOnSecondSignal(sigs <-chan os.Signal, e *engine.Engine, sink *output.Sink) {
+// the flows read were not written and, with flow logs on, that the records
+// of objects not yet saved are lost.
+func exitOnSecondSignal(sigs <-chan os.Signal, e *engine.Engine, sink *output.Sink, flowLogs bool) {
 	sig := <-sigs
-	msg := "nothing was being written"
+	var lost []string
 	if sink != nil {
 		created := e.Status().Table.Created
-		msg = fmt.Sprintf("%d of %d flows were not written", created-min(created, sink.Written()), created)
+		lost = append(lost, fmt.Sprintf("%d of %d flows were not written", created-min(created, sink.Written()), created))
+	}
+	if flowLogs {
+		lost = append(lost, "flow-log records of the objects not yet saved are lost (saved objects are whole)")
+	}
+	msg := "nothing was being written"
+	if len(lost) > 0 {
+		msg = strings.Join(lost, "; ")
 	}
 	fmt.Fprintf(os.Stderr, "flowd replay: second signal (%v): exiting at once; %s\n", sig, msg)
 	os.Exit(130)

@@ -70,6 +70,7 @@ type serveOpts struct {
 	resultMax int64
 	shardWait time.Duration
 	vf        eveFlags
+	sf        statsFlags
 	ef        engineFlags
 	xf        exportFlags
 	lf        liveFlags
@@ -99,6 +100,7 @@ func newServeFlags(o *serveOpts) *cmdFlags {
 	fs.section(groupOutput)
 	fs.StringVar(&o.eve, "eve", "", "append Suricata EVE flow events of ended flows to this file")
 	o.vf.register(fs)
+	o.sf.register(fs)
 	o.ef.register(fs)
 	o.xf.register(fs)
 	o.fl.register(fs)
@@ -194,6 +196,9 @@ func serve(o serveOpts) error {
 	}
 	if o.shardWait <= 0 {
 		return fmt.Errorf("--op-shard-timeout %v: want a positive duration", o.shardWait)
+	}
+	if err := o.sf.check(o.eve != "", "--eve FILE"); err != nil {
+		return err
 	}
 	cfg, err := o.ef.config()
 	if err != nil {
@@ -315,6 +320,7 @@ func serve(o serveOpts) error {
 		return err
 	}
 	fls.run(e, logf)
+	stats := startLiveStats(o.sf.interval, e, eve)
 	// A damaged source is said once, when the sources are done or at the
 	// stop; serving goes on, and a signal still ends flowd with status 0.
 	var sayOnce sync.Once
@@ -346,6 +352,9 @@ func serve(o serveOpts) error {
 	hs.Shutdown(shut)
 	ops.Close()
 	fls.stopClock()
+	if err := stats.finish(); err != nil {
+		logf("stats events: %v", err)
+	}
 	stopErr := e.Stop(engine.ReasonShutdown)
 	printExports(os.Stderr, exports)
 	upload, cancelUpload := context.WithTimeout(context.Background(), o.fl.uploadWait)

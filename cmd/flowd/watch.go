@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -35,6 +36,7 @@ type watchOpts struct {
 	view   string
 	top    int
 	vf     eveFlags
+	sf     statsFlags
 	ef     engineFlags
 	lf     liveFlags
 	xf     exportFlags
@@ -50,6 +52,7 @@ func runWatch(args []string) error {
 	fs.StringVar(&o.view, "view", "auto", "top (the busiest flows, refreshed every second), flows (each flow as it ends), or auto (top on a terminal without -o)")
 	fs.IntVar(&o.top, "top", 20, "flows the top view shows")
 	o.vf.register(fs)
+	o.sf.register(fs)
 	o.ef.register(fs)
 	o.xf.register(fs)
 	if err := fs.parse(args); err != nil {
@@ -74,6 +77,9 @@ func runWatch(args []string) error {
 		top = o.out == "" && isTerminal(os.Stdout)
 	default:
 		return fmt.Errorf("%w: --view %q: want top, flows or auto", errLiveUsage, o.view)
+	}
+	if err := o.sf.check(format == output.FormatEVE && (!top || o.out != ""), "--format eve, with the flows written (--view flows or -o FILE)"); err != nil {
+		return err
 	}
 	cfg, err := o.ef.config()
 	if err != nil {
@@ -117,14 +123,16 @@ func runWatch(args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "flowd watch: capturing %s (%s, %d worker(s)); SIGINT or SIGTERM to stop\n",
 		strings.Join(o.lf.ifaces, ", "), o.lf.source, e.Workers())
+	stats := startLiveStats(o.sf.interval, e, sink)
 	if top {
 		runTopView(ctx, os.Stdout, e, o.top)
 	} else {
 		<-ctx.Done()
 	}
 	stop()
+	statsErr := stats.finish()
 	st := e.Status()
-	err = e.Stop(engine.ReasonShutdown)
+	err = errors.Join(e.Stop(engine.ReasonShutdown), statsErr)
 	end := e.Status()
 	fmt.Fprintf(os.Stderr, "flowd watch: stopped: %d packets counted, %d flows created, %d kernel drops\n",
 		end.Packets, end.Table.Created, drops(&st))

@@ -66,6 +66,7 @@ type Sink struct {
 	ended   []engine.Flow // the ended flows of a batch that also held reports
 	taken   atomic.Uint64 // flows handed to the sink
 	written atomic.Uint64 // flows written out (to the destination's buffer)
+	events  events        // stats events (stats.go)
 }
 
 // NewSink opens cfg's destination and returns a Sink for engine.AddSink.
@@ -97,6 +98,7 @@ func NewSink(cfg SinkConfig) (*Sink, error) {
 	s.w = w
 	if cfg.Order == OrderStart {
 		s.sorter = newSorter(w, cfg.MemoryBytes, cfg.TempDir, &s.written)
+		s.sorter.events = s.mergeEvents
 	}
 	return s, nil
 }
@@ -131,6 +133,8 @@ func (s *Sink) FlowsEnded(flows []engine.Flow) error {
 		}
 		return nil
 	}
+	s.events.mu.Lock() // WriteEvent writes from other goroutines
+	defer s.events.mu.Unlock()
 	for i := range flows {
 		if err := s.w.Write(&flows[i]); err != nil {
 			return s.wrap(err)
@@ -163,7 +167,7 @@ func (s *Sink) Close() error {
 	if s.sorter != nil {
 		err = s.sorter.writeAll()
 	}
-	err = errors.Join(err, s.w.Flush())
+	err = errors.Join(err, s.writeLate(), s.w.Flush())
 	return s.wrap(errors.Join(err, s.closeOut()))
 }
 

@@ -32,6 +32,8 @@ type sorter struct {
 	written *atomic.Uint64 // lines written out
 	merging *merge         // set once the held flows are being merged out (stream)
 	out     *streamOut     // the formatters and writer of the flows that come in order
+	// events gives the sink's held events, merged among the flows (stats.go).
+	events func() mergeSource
 
 	work   chan []engine.Flow // batches to format
 	free   chan []engine.Flow // batches to reuse
@@ -140,6 +142,13 @@ func (s *sorter) stream() error {
 			}
 		}
 	}
+	if s.events != nil {
+		if src := s.events(); src != nil {
+			if ok, _ := src.next(); ok {
+				m.srcs = append(m.srcs, src)
+			}
+		}
+	}
 	heap.Init(m)
 	s.merging = m
 	s.out = s.startOut()
@@ -158,7 +167,9 @@ func (s *sorter) writeHeld(upTo *engine.StartKey) error {
 		if err := s.w.writeLine(top.line()); err != nil {
 			return err
 		}
-		s.written.Add(1)
+		if !isEvent(top) {
+			s.written.Add(1)
+		}
 		ok, err := top.next()
 		if err != nil {
 			return err
