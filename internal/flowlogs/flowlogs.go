@@ -25,6 +25,7 @@
 package flowlogs
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -105,6 +106,13 @@ type Sink struct {
 	firstErr error
 	// writing is the interval whose records are being written, if any.
 	writing *interval
+	// store wraps Config.S3 to learn which objects were lost; cur and
+	// curPeriod name the log and object period of the record being written
+	// to it, lostNow says that writing it lost its object.
+	store     trackStore
+	cur       *logState
+	curPeriod int64
+	lostNow   bool
 
 	records, noData, skipData, errs atomic.Uint64
 }
@@ -125,6 +133,16 @@ type logState struct {
 	spare []*interval
 	// owed are SKIPDATA records a failing destination could not take yet.
 	owed []owedSkip
+	// pend: per 5-minute object period, the records written to an S3
+	// object not yet committed; they are lost if the object is.
+	pend map[int64]*pending
+}
+
+// pending counts the records in an S3 object not yet committed, by the
+// counter that counted them, and the intervals they belong to.
+type pending struct {
+	n      map[*atomic.Uint64]uint64
+	starts map[int64]bool
 }
 
 // interval is one aggregation interval of one log in progress.
@@ -268,6 +286,7 @@ func New(cfg Config) (*Sink, error) {
 		return nil, errors.New("flowlogs: Config.Logs is nil")
 	}
 	s := &Sink{cfg: cfg, windowS: int64(cfg.Window / time.Second), logs: map[string]*logState{}}
+	s.store = trackStore{s: s, inner: cfg.S3}
 	if cfg.LogsDir != "" {
 		s.logsW = flowlog.NewLogsWriter(cfg.LogsDir)
 		s.files = append(s.files, s.logsW)
@@ -337,7 +356,7 @@ func (s *Sink) reload() {
 			continue
 		}
 		ls := &logState{Log: l, interval: int64(l.Settings.Interval / time.Second), open: map[int64]*interval{},
-			slot: map[int]int{}}
+			slot: map[int]int{}, pend: map[int64]*pending{}}
 		for _, i := range l.Interfaces {
 			if i >= 0 && i < len(s.cfg.Interfaces) {
 				ls.ifaces = append(ls.ifaces, i)
@@ -354,7 +373,7 @@ func (s *Sink) reload() {
 				in := &s.cfg.Interfaces[ls.ifaces[0]]
 				acct, region = in.AccountID, in.Region
 			}
-			w, err := flowlog.NewS3Writer(flowlog.S3Config{Store: s.cfg.S3, Destination: l.Settings.S3,
+			w, err := flowlog.NewS3Writer(flowlog.S3Config{Store: s.store, Destination: l.Settings.S3,
 				AccountID: acct, Region: region, FlowLogID: l.ID, Format: l.Settings.Format,
 				Options: l.Settings.DestinationOptions})
 			if err != nil {
@@ -502,17 +521,37 @@ func (s *Sink) write(ls *logState, iface int, dir flowlog.FlowDir, t *flowlog.Ta
 	if !ls.Settings.Includes(&s.rec) {
 		return
 	}
-	if s.deliver(ls, in) {
-		s.records.Add(1)
-	}
+	s.deliver(ls, in, &s.records)
 }
 
-// deliver writes s.rec to the log's destination.
-func (s *Sink) deliver(ls *logState, in *flowlog.Interface) bool {
+// deliver writes s.rec to the log's destination and counts it in counter.
+// A record written to an S3 object counts at once and is taken back, and
+// counted an error, if its object is lost before it is committed.
+func (s *Sink) deliver(ls *logState, in *flowlog.Interface, counter *atomic.Uint64) bool {
 	var err error
 	switch ls.Settings.DestinationType {
 	case flowlog.DestinationS3:
+		period := objectPeriod(s.rec.End)
+		pd := ls.pend[period]
+		if pd == nil {
+			pd = &pending{n: map[*atomic.Uint64]uint64{}, starts: map[int64]bool{}}
+			ls.pend[period] = pd
+		}
+		pd.n[counter]++
+		pd.starts[s.rec.Start-s.rec.Start%ls.interval] = true
+		counter.Add(1)
+		s.cur, s.curPeriod, s.lostNow = ls, period, false
 		err = ls.s3.Write(&s.rec)
+		s.cur = nil
+		if err != nil {
+			if s.lostNow {
+				// The record went with its object: counted by lose.
+				s.noteFailure(ls, err)
+				return false
+			}
+			pd.n[counter]--
+			counter.Add(^uint64(0))
+		}
 	case flowlog.DestinationCloudWatchLogs:
 		err = s.logsW.Write(ls.Settings.LogGroupName, flowlog.StreamName(in.InterfaceID, ls.Settings.TrafficType), ls.Settings.Format, &s.rec)
 	case flowlog.DestinationFirehose:
@@ -520,19 +559,120 @@ func (s *Sink) deliver(ls *logState, in *flowlog.Interface) bool {
 	}
 	if err != nil {
 		s.errs.Add(1)
-		// The interval's lost records make it SKIPDATA (written after its
-		// records, if the destination takes it); one report per interval.
-		if iv := s.writing; iv != nil {
-			iv.skipped = true
-			if iv.failed {
-				return false
-			}
-			iv.failed = true
-		}
-		s.fail(fmt.Errorf("flow log %s: %w (further failures of this interval are counted, not shown)", ls.ID, err))
+		s.noteFailure(ls, err)
 		return false
 	}
+	if ls.Settings.DestinationType != flowlog.DestinationS3 {
+		counter.Add(1)
+	}
 	return true
+}
+
+// noteFailure marks the interval being written SKIPDATA (written after its
+// records, if the destination takes it) and reports err once per interval.
+func (s *Sink) noteFailure(ls *logState, err error) {
+	if iv := s.writing; iv != nil {
+		iv.skipped = true
+		if iv.failed {
+			return
+		}
+		iv.failed = true
+	}
+	s.fail(fmt.Errorf("flow log %s: %w (further failures of this interval are counted, not shown)", ls.ID, err))
+}
+
+// objectPeriod is the start of the 5-minute object period of a record
+// ending at end (Unix s), as flowlog.S3Writer splits objects.
+func objectPeriod(end int64) int64 {
+	p := int64(flowlog.ObjectPeriod / time.Second)
+	q := end / p
+	if end < 0 && end%p != 0 {
+		q--
+	}
+	return q * p
+}
+
+// committed forgets the pending records of a period's object: they are
+// delivered.
+func (s *Sink) committed(ls *logState, period int64) {
+	delete(ls.pend, period)
+}
+
+// lose takes back the records of a period's object that was not committed
+// (a full disk, a read-only folder, a full spool): they count as errors,
+// and their intervals owe SKIPDATA records, written once the destination
+// takes records again.
+func (s *Sink) lose(ls *logState, period int64) {
+	if ls == s.cur && period == s.curPeriod {
+		s.lostNow = true
+	}
+	pd := ls.pend[period]
+	if pd == nil {
+		return
+	}
+	delete(ls.pend, period)
+	for c, n := range pd.n {
+		c.Add(-n)
+		s.errs.Add(n)
+	}
+	starts := make([]int64, 0, len(pd.starts))
+	for st := range pd.starts {
+		starts = append(starts, st)
+	}
+	slices.Sort(starts)
+	for _, st := range starts {
+		for p := range ls.ifaces {
+			o := owedSkip{start: st, iface: p}
+			if !slices.Contains(ls.owed, o) && len(ls.owed) < maxOwed {
+				ls.owed = append(ls.owed, o)
+			}
+		}
+	}
+}
+
+// trackStore passes objects through to the S3 store, telling the sink
+// which were committed and which were lost.
+type trackStore struct {
+	s     *Sink
+	inner flowlog.ObjectStore
+}
+
+func (t trackStore) Create(bucket, key string) (flowlog.Object, error) {
+	o, err := t.inner.Create(bucket, key)
+	if err != nil {
+		return nil, err
+	}
+	return &trackObject{Object: o, s: t.s, ls: t.s.cur, period: t.s.curPeriod}, nil
+}
+
+type trackObject struct {
+	flowlog.Object
+	s      *Sink
+	ls     *logState
+	period int64
+	done   bool
+}
+
+func (o *trackObject) Commit() error {
+	err := o.Object.Commit()
+	if !o.done && o.ls != nil {
+		o.done = true
+		if err == nil {
+			o.s.committed(o.ls, o.period)
+		} else {
+			o.s.lose(o.ls, o.period)
+		}
+	}
+	return err
+}
+
+func (o *trackObject) Abort() error {
+	err := o.Object.Abort()
+	if !o.done && o.ls != nil {
+		o.done = true
+		o.s.lose(o.ls, o.period)
+	}
+	return err
 }
 
 // advance finishes the intervals the reported windows have moved past, and
@@ -589,29 +729,38 @@ func (s *Sink) finishInterval(ls *logState, start int64, iv *interval) {
 			ls.owed = append(ls.owed, owedSkip{start: start, iface: p})
 		}
 	}
-	// SKIPDATA records, this interval's and those a failing destination
-	// could not take before, oldest first.
-	kept := ls.owed[:0]
-	for _, o := range ls.owed {
-		in := &s.cfg.Interfaces[ls.ifaces[o.iface]]
-		in.Status(&s.rec, flowlog.LogSkipData, o.start, o.start+ls.interval-1)
-		if s.deliver(ls, in) {
-			s.skipData.Add(1)
-		} else if len(kept) < maxOwed {
-			kept = append(kept, o)
-		}
-	}
-	ls.owed = kept
+	s.writeOwed(ls)
 	for p, i := range ls.ifaces {
 		if !iv.seen[p] {
 			in := &s.cfg.Interfaces[i]
 			in.Status(&s.rec, flowlog.LogNoData, start, start+ls.interval-1)
-			if s.deliver(ls, in) {
-				s.noData.Add(1)
-			}
+			s.deliver(ls, in, &s.noData)
 		}
 	}
 	ls.release(iv)
+}
+
+// writeOwed writes the SKIPDATA records of ls, this interval's and those a
+// failing destination could not take before, oldest first.
+func (s *Sink) writeOwed(ls *logState) {
+	owed := ls.owed
+	ls.owed = nil
+	slices.SortStableFunc(owed, func(a, b owedSkip) int { return cmp.Compare(a.start, b.start) })
+	var kept []owedSkip
+	for _, o := range owed {
+		in := &s.cfg.Interfaces[ls.ifaces[o.iface]]
+		in.Status(&s.rec, flowlog.LogSkipData, o.start, o.start+ls.interval-1)
+		if !s.deliver(ls, in, &s.skipData) && len(kept) < maxOwed {
+			kept = append(kept, o)
+		}
+	}
+	// Objects lost while writing these owe theirs again.
+	for _, o := range ls.owed {
+		if !slices.Contains(kept, o) && len(kept) < maxOwed {
+			kept = append(kept, o)
+		}
+	}
+	ls.owed = kept
 }
 
 // owedSkip is a SKIPDATA record a failing destination could not take yet:
@@ -672,6 +821,12 @@ func (s *Sink) Close() error {
 	for _, ls := range s.logs {
 		s.finishAll(ls)
 		s.closeLog(ls)
+		if len(ls.owed) > 0 {
+			// Objects lost at the last commit: their SKIPDATA, if the
+			// destination takes records again.
+			s.writeOwed(ls)
+			s.closeLog(ls)
+		}
 	}
 	s.flushFiles(true)
 	return s.takeErr()
