@@ -53,6 +53,7 @@ const (
 	etherTypeERSPAN   = 0x88BE // ERSPAN type I and II
 	etherTypeERSPAN3  = 0x22EB // ERSPAN type III
 	etherTypePPP      = 0x880B // PPP, in PPTP's GRE
+	etherTypeNSH      = 0x894F // RFC 8300 Network Service Header
 )
 
 // PPP protocol numbers.
@@ -201,12 +202,62 @@ func (p *Packet) decodeEtherType(b []byte, off int, et uint16) {
 			continue
 		case etherTypePPPoE:
 			p.decodePPPoE(b, off)
+		case etherTypeNSH:
+			n, next, ok := p.decodeNSH(b)
+			if !ok {
+				return
+			}
+			b, off, et = b[n:], off+n, next
+			if next == etherTypeTEB { // an Ethernet frame follows
+				if len(b) < ethHeaderLen {
+					p.Reason = ReasonTruncated
+					return
+				}
+				et = uint16(b[12])<<8 | uint16(b[13])
+				b, off = b[ethHeaderLen:], off+ethHeaderLen
+			}
+			continue
 		default:
 			// 802.3 length fields (< 0x0600), ARP, LLDP, PPPoE discovery, ...
 			p.Reason = ReasonNonIP
 		}
 		return
 	}
+}
+
+// decodeNSH checks the RFC 8300 Network Service Header at the start of b
+// as Suricata does (version 0; MD type 1 with its fixed 24 bytes, or MD
+// type 2) and returns its length and what follows it, as an ethertype
+// (etherTypeTEB for an Ethernet frame). Other payloads are not IP.
+func (p *Packet) decodeNSH(b []byte) (n int, next uint16, ok bool) {
+	if len(b) < 8 {
+		p.Reason = ReasonTruncated
+		return 0, 0, false
+	}
+	n = int(b[1]&0x3F) * 4
+	md := b[2] & 0x0F
+	switch {
+	case b[0]>>6 != 0, n < 8, md == 1 && n != 24, md != 1 && md != 2:
+		p.Reason = ReasonNonIP
+		return 0, 0, false
+	case n > len(b):
+		p.Reason = ReasonTruncated
+		return 0, 0, false
+	}
+	switch b[3] {
+	case 1:
+		next = etherTypeIPv4
+	case 2:
+		next = etherTypeIPv6
+	case 3:
+		next = etherTypeTEB
+	case 5:
+		next = etherTypeMPLS
+	default:
+		p.Reason = ReasonNonIP
+		return 0, 0, false
+	}
+	return n, next, true
 }
 
 // decodeVLAN walks the VLAN tags at the start of b, the first of which has

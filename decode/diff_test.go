@@ -56,6 +56,10 @@ func (d *differ) check(b []byte, link capture.LinkType, what string) {
 	for depth := 1; got.HasInner(); depth++ {
 		start := got.FrameOffset + got.InnerOffset
 		in, inLink := b[start:start+got.InnerLen], got.InnerLink
+		var erspanVLAN uint16 // an ERSPAN II header's VLAN leads the mirrored packet's [D27]
+		if got.Tunnel == TunnelERSPAN2 {
+			erspanVLAN = got.ERSPANVLAN
+		}
 		if !got.DecodeInner(&got, b) {
 			d.report(b, link, what, "DecodeInner refused level %d", depth)
 			return
@@ -64,6 +68,10 @@ func (d *differ) check(b []byte, link capture.LinkType, what string) {
 		d.inner++
 		want, ok, why, panicked = refDecode(in, inLink)
 		want.FrameOffset, want.TunnelDepth = start, uint8(depth)
+		if erspanVLAN != 0 && ok {
+			want.VLAN = [3]uint16{erspanVLAN, want.VLAN[0], want.VLAN[1]}
+			want.NumVLAN = min(want.NumVLAN+1, 3)
+		}
 		if want.HasInner() && depth >= int(tunnels.maxDepth) {
 			want.TunnelReason = ReasonTunnelTooDeep
 		}
@@ -86,7 +94,7 @@ func (d *differ) compare(b []byte, link capture.LinkType, what string, got, want
 			// Both find the tunnel header unusable: the reason and what
 			// was read before the problem are not compared.
 			want.TunnelReason, want.VNI, want.GREKey, want.HasGREKey = got.TunnelReason, got.VNI, got.GREKey, got.HasGREKey
-			want.ERSPANSession, want.GWLB = got.ERSPANSession, got.GWLB
+			want.ERSPANSession, want.ERSPANVLAN, want.GWLB = got.ERSPANSession, got.ERSPANVLAN, got.GWLB
 		}
 		if got.Tunnel != TunnelNone {
 			d.tunnels++

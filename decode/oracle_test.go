@@ -110,6 +110,12 @@ import (
 //	      UDP length says when that lies within the datagram, else where
 //	      the datagram ends; gopacket ends it at the captured bytes or
 //	      rejects UDP lengths 1-7. The oracle trims the payload itself.
+//	[D26] gopacket v1.1.19 has no NSH (RFC 8300) layer: the oracle reads its
+//	      header itself (version 0, MD type 1 of 24 bytes or MD type 2;
+//	      IPv4, IPv6, Ethernet or MPLS next), as Suricata decodes it.
+//	[D27] The packet an ERSPAN type II header carries gets that header's
+//	      VLAN id first in its VLAN ids (Suricata keys its flow by it);
+//	      the oracle, decoding the inner bytes alone, adds it.
 //
 // An unusable tunnel header is compared as unusable, whatever the reason
 // (ReasonTruncated or the tunnel's own), and the tunnel identity read
@@ -251,6 +257,31 @@ func (o *oracle) etherType(et layers.EthernetType, rest []byte) bool {
 			et, rest = e.EthernetType, e.Payload
 		case layers.EthernetTypePPPoESession:
 			return o.pppoe(rest)
+		case 0x894F: // [D26]
+			if len(rest) < 8 {
+				return o.fail("nsh: short header")
+			}
+			hl, md := int(rest[1]&0x3f)*4, rest[2]&0x0f
+			if rest[0]>>6 != 0 || hl < 8 || hl > len(rest) || (md != 1 && md != 2) || (md == 1 && hl != 24) {
+				return o.fail("nsh: bad header")
+			}
+			next, payload := rest[3], rest[hl:]
+			switch next {
+			case 1:
+				et, rest = layers.EthernetTypeIPv4, payload
+			case 2:
+				et, rest = layers.EthernetTypeIPv6, payload
+			case 5:
+				et, rest = layers.EthernetTypeMPLSUnicast, payload
+			case 3:
+				var e layers.Ethernet
+				if err := e.DecodeFromBytes(payload, df); err != nil {
+					return o.fail("nsh ethernet: %v", err)
+				}
+				et, rest = e.EthernetType, e.Payload
+			default:
+				return o.fail("nsh: next protocol %d", next)
+			}
 		default:
 			return o.fail("ethertype %v", et)
 		}

@@ -371,7 +371,7 @@ func (o *oracle) gre(t []byte, dlen int, firstFrag bool) {
 			o.tunnelBad(TunnelERSPAN2, ReasonBadERSPAN)
 			return
 		}
-		w.ERSPANSession = e.SessionID
+		w.ERSPANSession, w.ERSPANVLAN = e.SessionID, e.VLANIdentifier
 		o.tunnel(TunnelERSPAN2, capture.LinkEthernet, e.Payload)
 	case etherTypeERSPAN3: // [D21]
 		if len(u) < 12 || u[0]>>4 != 2 {

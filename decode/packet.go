@@ -300,8 +300,12 @@ type Packet struct {
 	// ERSPANSession is the ERSPAN session id (10 bits); valid when Tunnel
 	// is TunnelERSPAN2 or TunnelERSPAN3.
 	ERSPANSession uint16
-	InnerOffset   uint32
-	InnerLen      uint32
+	// ERSPANVLAN is the VLAN id of an ERSPAN type II header (0: none);
+	// DecodeInner puts it first in the mirrored packet's VLAN ids, as
+	// Suricata keys the mirrored packet's flow by it.
+	ERSPANVLAN  uint16
+	InnerOffset uint32
+	InnerLen    uint32
 	// FrameOffset is where the bytes this packet was decoded from start in
 	// the captured frame: 0 after Decode, and the inner packet's offset in
 	// the outermost frame after DecodeInner. The other offsets are

@@ -482,6 +482,7 @@ func (p *Packet) erspan2(u []byte, n, at int) {
 		return
 	}
 	p.ERSPANSession = (uint16(h[2])<<8 | uint16(h[3])) & 0x3FF
+	p.ERSPANVLAN = (uint16(h[0])<<8 | uint16(h[1])) & 0xFFF
 	p.setInner(TunnelERSPAN2, capture.LinkEthernet, at+erspan2Len, len(u)-erspan2Len)
 }
 
@@ -576,8 +577,17 @@ func (p *Packet) DecodeInner(outer *Packet, frame []byte) bool {
 		return false
 	}
 	depth, link := outer.TunnelDepth+1, outer.InnerLink
+	var vlan uint16
+	if outer.Tunnel == TunnelERSPAN2 {
+		vlan = outer.ERSPANVLAN
+	}
 	p.Decode(frame[start:end], link)
 	p.FrameOffset, p.TunnelDepth = uint32(start), depth
+	if vlan != 0 {
+		// The ERSPAN header's VLAN comes before the mirrored frame's tags.
+		p.VLAN = [3]uint16{vlan, p.VLAN[0], p.VLAN[1]}
+		p.NumVLAN = min(p.NumVLAN+1, 3)
+	}
 	if p.HasInner() && depth >= tunnels.maxDepth {
 		p.TunnelReason = ReasonTunnelTooDeep
 	}

@@ -156,6 +156,12 @@ func wantInIP4TCP(at uint32, l3 uint16, capLen int) Packet {
 		TCPFlags: TCPSyn, TCPHeaderLen: 20, TCPSeq: 1000, CapLen: uint32(capLen), FrameOffset: at, TunnelDepth: 1}
 }
 
+// withVLAN gives a wanted packet the one VLAN id vlan.
+func withVLAN(p Packet, vlan uint16) Packet {
+	p.VLAN, p.NumVLAN = [3]uint16{vlan}, 1
+	return p
+}
+
 func wantInIP6UDP(at uint32, l3 uint16, capLen int) Packet {
 	return Packet{Tuple: udpWant(addrA6, addrB6, 6), IPLen: 53, L3Offset: l3, L4Offset: l3 + 40,
 		CapLen: uint32(capLen), FrameOffset: at, TunnelDepth: 1}
@@ -341,8 +347,8 @@ var tunnelFixtures = []fixture{
 				greERSPAN2, erspan2S155,
 				inEthIP4TCP)),
 		want: Packet{Tuple: protoT(47), IPLen: 90, L3Offset: 14, L4Offset: 34,
-			Tunnel: TunnelERSPAN2, ERSPANSession: 0x155, InnerLink: capture.LinkEthernet, InnerOffset: 50, InnerLen: 54},
-		inner: []Packet{wantInIP4TCP(50, 14, 54)},
+			Tunnel: TunnelERSPAN2, ERSPANSession: 0x155, ERSPANVLAN: 0x00a, InnerLink: capture.LinkEthernet, InnerOffset: 50, InnerLen: 54},
+		inner: []Packet{withVLAN(wantInIP4TCP(50, 14, 54), 0x00a)}, // the ERSPAN header's VLAN
 	},
 	{
 		name: "eth-ipv4-gre-erspan3-eth-ipv4-tcp",
