@@ -11,7 +11,16 @@ import (
 	"time"
 
 	"github.com/flowd/flowd/bench/gen"
+	"github.com/flowd/flowd/internal/synth"
 )
+
+func tunnelKindNames() []string {
+	var n []string
+	for _, k := range synth.AllTunnelKinds() {
+		n = append(n, k.String())
+	}
+	return n
+}
 
 const genUsage = `Usage: flowd gen [flags]
 
@@ -19,7 +28,12 @@ Writes deterministic sample traffic (pcap or pcapng) and, with -truth, the
 exact per-flow result a correct flowd must report for it, as CSV with the
 columns of 'flowd replay --format csv'. The same flags and seed always give
 the same bytes. Shares are fractions of flows (0 turns a kind off); weights
-are relative.
+are relative. -tunnels, -vlan3 and -esp (off by default) add flows in
+tunnels of every kind flowd decodes (GENEVE with Gateway Load Balancer
+options, VXLAN, GRE with a key and with Ethernet inside, ERSPAN I/II/III,
+IPv4/IPv6 in IPv4/IPv6, EtherIP, Teredo, nested up to past flowd's depth
+limit, outer IPv4 fragments), with three or four VLAN tags, and ESP pairs;
+the truth lists the flows inside tunnels and the tunnels' own flows.
 `
 
 // runGen is the 'flowd gen' command.
@@ -64,6 +78,10 @@ func runGen(args []string) error {
 	link2 := fs.String("link2", "", "pcapng only: add a second interface with this link type")
 	res2 := fs.String("resolution2", "us", "timestamp resolution of the second interface")
 	share2 := fs.Float64("link2-share", 0.5, "share of flows on the second interface")
+	tunnels := fs.Float64("tunnels", 0, "share of flows carried in tunnels (Ethernet, first interface); the truth also lists each tunnel's own flow")
+	tunnelKinds := fs.String("tunnel-kinds", "all", "`kinds` of tunnel, taking turns: all, or some of "+strings.Join(tunnelKindNames(), ","))
+	vlan3 := fs.Float64("vlan3", 0, "share of flows with three VLAN tags (every fourth with four; keyed by three)")
+	esp := fs.Float64("esp", 0, "share of flows that are ESP, in pairs of security associations (one flow per SPI and direction)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -153,6 +171,34 @@ func runGen(args []string) error {
 		cfg.Interfaces = append(cfg.Interfaces, in2)
 	}
 
+	var x synth.Extra
+	for _, v := range []struct {
+		name  string
+		share float64
+	}{{"tunnels", *tunnels}, {"vlan3", *vlan3}, {"esp", *esp}} {
+		if v.share < 0 || v.share >= 1 {
+			return usagef("-%s %g: must be at least 0 and below 1", v.name, v.share)
+		}
+	}
+	x.Tunnelled = int(*tunnels * float64(*flows))
+	x.VLAN3 = int(*vlan3 * float64(*flows))
+	x.ESP = int(*esp * float64(*flows) / 2)
+	if x.Kinds, err = synth.ParseTunnelKinds(*tunnelKinds); err != nil {
+		return usagef("-tunnel-kinds: %v", err)
+	}
+	if x.On() {
+		// The extra flows come out of -flows; bench/gen makes the rest.
+		rest := *flows - x.Tunnelled - x.VLAN3 - 2*x.ESP
+		if rest < 1 {
+			return usagef("-tunnels + -vlan3 + -esp: %d flows leave none of -flows %d to the other kinds", *flows-rest, *flows)
+		}
+		if cfg.Interfaces[0].Link != gen.Ethernet {
+			return usagef("-tunnels, -vlan3 and -esp need -link ethernet")
+		}
+		cfg.Flows = rest
+		x.Seed = cfg.Seed
+	}
+
 	var w io.Writer
 	var file *os.File
 	if name == "-" {
@@ -176,9 +222,14 @@ func runGen(args []string) error {
 		w = zw
 	}
 	var truth *gen.Truth
-	if f == "pcapng" {
+	switch {
+	case x.On() && f == "pcapng":
+		truth, _, err = synth.WritePcapNG(w, cfg, x)
+	case x.On():
+		truth, _, err = synth.WritePcap(w, cfg, x)
+	case f == "pcapng":
 		truth, err = gen.WritePcapNG(w, cfg)
-	} else {
+	default:
 		truth, err = gen.WritePcap(w, cfg)
 	}
 	if err != nil {

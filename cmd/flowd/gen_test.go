@@ -99,3 +99,67 @@ func TestGenFlags(t *testing.T) {
 		t.Fatalf("%s is not gzip: %v", gz, err)
 	}
 }
+
+// TestGenTunnels: -tunnels, -vlan3 and -esp make the same bytes for the
+// same flags and seed, other bytes for another seed, and a truth that lists
+// the tunnels' own flows beside -flows; bad values are refused.
+func TestGenTunnels(t *testing.T) {
+	dir := t.TempDir()
+	run := func(name string, extra ...string) ([]byte, []gen.Flow) {
+		t.Helper()
+		capFile, truthFile := filepath.Join(dir, name+".pcap"), filepath.Join(dir, name+".csv")
+		args := append([]string{"-o", capFile, "-truth", truthFile, "-flows", "200", "-tunnels", "0.5",
+			"-vlan3", "0.05", "-esp", "0.1"}, extra...)
+		if err := runGen(args); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(capFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(truthFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		flows, err := gen.ReadCSV(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b, flows
+	}
+	a, fa := run("a")
+	b, _ := run("b")
+	c, _ := run("c", "-seed", "2")
+	if !bytes.Equal(a, b) {
+		t.Error("the same flags and seed made different captures")
+	}
+	if bytes.Equal(a, c) {
+		t.Error("seeds 1 and 2 made the same capture")
+	}
+	// 100 tunnelled flows, 10 three-tag flows, 10 ESP pairs of 2 flows
+	// and 70 of bench/gen's, plus the tunnels' own flows.
+	var esp, vlan3 int
+	for _, f := range fa {
+		if f.Proto == 50 && (f.Src.Is4() && f.Src.As4()[0] == 192 || f.Src.Is6() && f.Src.As16()[1] == 3) {
+			esp++ // an ESP pair's flow, not one inside a tunnel
+		}
+		if len(f.VLAN) == 3 {
+			vlan3++
+		}
+	}
+	if esp != 20 || vlan3 != 10 || len(fa) <= 200 {
+		t.Errorf("%d flows, %d ESP, %d with three tags; want over 200, 20, 10", len(fa), esp, vlan3)
+	}
+	for _, args := range [][]string{
+		{"-tunnels", "1"},
+		{"-esp", "-0.1"},
+		{"-tunnels", "0.6", "-vlan3", "0.5"},
+		{"-tunnels", "0.1", "-tunnel-kinds", "vxlan,pptp"},
+		{"-tunnels", "0.1", "-link", "raw"},
+	} {
+		if err := runGen(append([]string{"-o", filepath.Join(dir, "x.pcap"), "-flows", "100"}, args...)); err == nil {
+			t.Errorf("flowd gen %v: no error", args)
+		}
+	}
+}

@@ -1,6 +1,11 @@
-// Package synth is a synthetic capture source for benchmarks: it fills a
-// flow table with a given number of distinct flows as fast as the engine
-// can take them, without a file.
+// Package synth makes synthetic traffic. Source is a capture source for
+// benchmarks: it fills a flow table with a given number of distinct flows
+// as fast as the engine can take them, without a file. Make, WritePcap and
+// WritePcapNG (`flowd gen -tunnels/-vlan3/-esp`) add to bench/gen's traffic
+// flows carried in every kind of tunnel flowd decodes, flows with three or
+// four VLAN tags and ESP pairs, with their exact truth: every IP level of a
+// frame is counted as its own flow, keyed by its depth, from the bytes as
+// they are built, never by a decoder.
 package synth
 
 import (
