@@ -269,6 +269,8 @@ func ProtoName(p uint8) string {
 	switch p {
 	case 1:
 		return "ICMP"
+	case 4:
+		return "IP-in-IP" // Suricata's name for IPv4 encapsulated in IP
 	case 6:
 		return "TCP"
 	case 17:
@@ -277,6 +279,8 @@ func ProtoName(p uint8) string {
 		return "IPv6-ICMP"
 	case 132:
 		return "SCTP"
+	case 41:
+		return "IPv6" // IPv6 encapsulated in IP, as Suricata names it
 	case 47:
 		return "GRE"
 	case 50:
