@@ -168,6 +168,8 @@ func (k *Key) addr(side int) netip.Addr {
 // for them to retire. The stores are native ones through the words view:
 // binary.LittleEndian.PutUint32 of a value whose top byte the compiler
 // knows to be zero compiled to three narrow stores (go1.26, 2026-12-04).
+// Set leaves the depth and the tracking domain 0; Packet.SetKeyIn sets
+// them in the same stores.
 func (k *Key) Set(src, dst *[16]byte, sport, dport uint16, proto, family uint8, vlan [3]uint16) (reversed bool) {
 	return k.set(src, dst, sport, dport, proto, family, vlan, 0, 0)
 }
