@@ -109,6 +109,13 @@ func (c *capBuilder) run(cfg Config) ([]Flow, Status) {
 
 func runCaps(t testing.TB, cfg Config, caps ...*capBuilder) ([]Flow, Status) {
 	t.Helper()
+	return runCapsAs(t, cfg, nil, caps...)
+}
+
+// runCapsAs is runCaps with the sources described by infos (nil: files
+// named cap0, cap1, ...).
+func runCapsAs(t testing.TB, cfg Config, infos []SourceInfo, caps ...*capBuilder) ([]Flow, Status) {
+	t.Helper()
 	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +125,11 @@ func runCaps(t testing.TB, cfg Config, caps ...*capBuilder) ([]Flow, Status) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.AddSource(src, SourceInfo{Name: fmt.Sprintf("cap%d", i)}); err != nil {
+		info := SourceInfo{Name: fmt.Sprintf("cap%d", i)}
+		if infos != nil {
+			info = infos[i]
+		}
+		if _, err := e.AddSource(src, info); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -162,44 +173,48 @@ func describe(f *Flow) string {
 		f.VLAN, f.Pkts, f.Bytes, f.IPBytes, f.State, f.Reason)
 }
 
+// fragmentCap: one 3000-byte UDP datagram from 10.0.0.1:5000 to
+// 10.0.0.2:6000 split by hand into fragments of 1480, 1480 and 48 bytes
+// (in order, or the last first), and its reply unfragmented.
+func fragmentCap(t testing.TB, order string) *capBuilder {
+	c := newCap(t)
+	udp := &layers.UDP{SrcPort: 5000, DstPort: 6000}
+	whole := gopacket.NewSerializeBuffer()
+	ip := ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolUDP)
+	udp.SetNetworkLayerForChecksum(ip)
+	if err := gopacket.SerializeLayers(whole, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, udp, payload(3000)); err != nil {
+		t.Fatal(err)
+	}
+	data := whole.Bytes() // 3008 bytes of UDP
+	type frag struct {
+		off int
+		end int
+		mf  bool
+	}
+	frags := []frag{{0, 1480, true}, {1480, 2960, true}, {2960, len(data), false}}
+	if order == "last-first" {
+		frags = []frag{frags[2], frags[0], frags[1]}
+	}
+	for _, fr := range frags {
+		h := ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolUDP)
+		h.Id = 777
+		h.FragOffset = uint16(fr.off / 8)
+		if fr.mf {
+			h.Flags = layers.IPv4MoreFragments
+		}
+		c.frame(time.Millisecond, nil, h, gopacket.Payload(data[fr.off:fr.end]))
+	}
+	r := ip4("10.0.0.2", "10.0.0.1", layers.IPProtocolUDP)
+	ru := &layers.UDP{SrcPort: 6000, DstPort: 5000}
+	ru.SetNetworkLayerForChecksum(r)
+	c.frame(time.Millisecond, nil, r, ru, payload(10))
+	return c
+}
+
 func TestFragmentsCountToTheirFlow(t *testing.T) {
 	for _, order := range []string{"in-order", "last-first"} {
 		t.Run(order, func(t *testing.T) {
-			c := newCap(t)
-			// One 3000-byte UDP datagram from 10.0.0.1:5000 to 10.0.0.2:6000,
-			// split by hand into fragments of 1480, 1480 and 48 bytes.
-			udp := &layers.UDP{SrcPort: 5000, DstPort: 6000}
-			whole := gopacket.NewSerializeBuffer()
-			ip := ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolUDP)
-			udp.SetNetworkLayerForChecksum(ip)
-			if err := gopacket.SerializeLayers(whole, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, udp, payload(3000)); err != nil {
-				t.Fatal(err)
-			}
-			data := whole.Bytes() // 3008 bytes of UDP
-			type frag struct {
-				off int
-				end int
-				mf  bool
-			}
-			frags := []frag{{0, 1480, true}, {1480, 2960, true}, {2960, len(data), false}}
-			if order == "last-first" {
-				frags = []frag{frags[2], frags[0], frags[1]}
-			}
-			for _, fr := range frags {
-				h := ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolUDP)
-				h.Id = 777
-				h.FragOffset = uint16(fr.off / 8)
-				if fr.mf {
-					h.Flags = layers.IPv4MoreFragments
-				}
-				c.frame(time.Millisecond, nil, h, gopacket.Payload(data[fr.off:fr.end]))
-			}
-			// The reply, unfragmented.
-			r := ip4("10.0.0.2", "10.0.0.1", layers.IPProtocolUDP)
-			ru := &layers.UDP{SrcPort: 6000, DstPort: 5000}
-			ru.SetNetworkLayerForChecksum(r)
-			c.frame(time.Millisecond, nil, r, ru, payload(10))
-
+			c := fragmentCap(t, order)
 			// One worker, and two (decoders in parallel, fragment tracker in
 			// capture order: pipeline.go).
 			for _, workers := range []int{1, 2} {
@@ -246,7 +261,9 @@ func TestOrphanFragmentCounted(t *testing.T) {
 	}
 }
 
-func TestICMPErrorEndToEnd(t *testing.T) {
+// icmpErrorCap: a UDP query on VLAN 7 answered by an ICMP port
+// unreachable quoting it.
+func icmpErrorCap(t testing.TB) *capBuilder {
 	c := newCap(t)
 	q := ip4("10.0.0.1", "10.0.0.2", layers.IPProtocolUDP)
 	qu := &layers.UDP{SrcPort: 33000, DstPort: 53}
@@ -260,6 +277,11 @@ func TestICMPErrorEndToEnd(t *testing.T) {
 	e := ip4("10.0.0.2", "10.0.0.1", layers.IPProtocolICMPv4)
 	icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(3, 3)}
 	c.frame(time.Millisecond, []uint16{7}, e, icmp, gopacket.Payload(quoted.Bytes()[:28]))
+	return c
+}
+
+func TestICMPErrorEndToEnd(t *testing.T) {
+	c := icmpErrorCap(t)
 	flows, st := c.run(Config{})
 	if len(flows) != 1 {
 		t.Fatalf("%d flows, want 1 (the error must not create a flow)", len(flows))

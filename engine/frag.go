@@ -53,14 +53,15 @@ type fragTracker struct {
 	timeout int64
 	max     int
 	src     uint16 // the source id released fragments carry
+	domain  uint8  // the tracking domain their keys are in
 	m       map[fragKey]fragPorts
 	parked  []parkedFrag
 	ready   int    // parked fragments whose first fragment has now arrived
 	orphans uint64 // later fragments whose first fragment never came
 }
 
-func (f *fragTracker) init(timeout int64, max int, src uint16) {
-	f.timeout, f.max, f.src = timeout, max, src
+func (f *fragTracker) init(timeout int64, max int, src uint16, domain uint8) {
+	f.timeout, f.max, f.src, f.domain = timeout, max, src, domain
 	f.m = make(map[fragKey]fragPorts)
 }
 
@@ -80,7 +81,7 @@ func (f *fragTracker) resolve(p *flowtable.Packet, x *fragInfo) bool {
 			return false
 		}
 		k := &x.key
-		p.Reverse = p.SetKeyDepth(&k.src, &k.dst, e.sport, e.dport, e.proto, k.family, k.vlan, k.depth)
+		p.Reverse = p.SetKeyIn(&k.src, &k.dst, e.sport, e.dport, e.proto, k.family, k.vlan, k.depth, f.domain)
 	}
 	return true
 }
@@ -157,7 +158,7 @@ func (f *fragTracker) popReady(p *flowtable.Packet) bool {
 	f.ready--
 	e := f.m[pf.key]
 	*p = flowtable.Packet{Time: pf.time, FrameLen: pf.frameLen, IPLen: pf.ipLen, Source: f.src}
-	p.Reverse = p.SetKeyDepth(&pf.key.src, &pf.key.dst, e.sport, e.dport, e.proto, pf.key.family, pf.key.vlan, pf.key.depth)
+	p.Reverse = p.SetKeyIn(&pf.key.src, &pf.key.dst, e.sport, e.dport, e.proto, pf.key.family, pf.key.vlan, pf.key.depth, f.domain)
 	return true
 }
 

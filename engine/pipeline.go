@@ -38,16 +38,16 @@ func (s *source) startPipeline(n int) {
 		pl.free = append(pl.free, newRawBatch(s.e.cfg.BatchSize, s.e.cfg.BatchSize))
 	}
 	for range n {
-		go decodeLoop(pl.work, s.id)
+		go decodeLoop(pl.work, s.id, s.domain)
 	}
 	s.pipe = pl
 }
 
 // decodeLoop decodes batches until work is closed.
-func decodeLoop(work <-chan *rawBatch, src uint16) {
+func decodeLoop(work <-chan *rawBatch, src uint16, domain uint8) {
 	var d decode.Packet
 	for rb := range work {
-		decodeBatch(rb, &d, src)
+		decodeBatch(rb, &d, src, domain)
 		rb.done <- struct{}{}
 	}
 }

@@ -30,6 +30,9 @@ type source struct {
 	// the worker's shard itself until it ends, and no batch crosses
 	// goroutines (see worker.run).
 	inline bool
+	// domain is the tracking domain the source's packets are keyed in
+	// (Engine.domainFor): 0 for files, one per live interface.
+	domain uint8
 
 	frames  []capture.Frame
 	dec     decode.Packet
@@ -58,8 +61,9 @@ func newSource(e *Engine, id uint16, src capture.Source, info SourceInfo) *sourc
 	s := &source{e: e, id: id, src: src, info: info,
 		frames: make([]capture.Frame, e.cfg.BatchSize),
 		out:    make([]*batch, len(e.workers)),
+		domain: e.domainFor(info),
 	}
-	s.frag.init(int64(e.cfg.FragTimeout), e.cfg.FragMax, id)
+	s.frag.init(int64(e.cfg.FragTimeout), e.cfg.FragMax, id, s.domain)
 	s.pub = SourceStatus{ID: id, Info: info}
 	return s
 }
@@ -151,7 +155,7 @@ func (s *source) take(frames []capture.Frame) {
 	}
 	rb := s.local
 	rb.frames = frames // decoded before the next read
-	decodeBatch(rb, &s.dec, s.id)
+	decodeBatch(rb, &s.dec, s.id, s.domain)
 	s.st.bytes += rb.bytes
 	s.e.clock.observe(rb.newest)
 	s.finish(rb)
@@ -190,8 +194,9 @@ func newRawBatch(frames, size int) *rawBatch {
 	}
 }
 
-// decodeBatch decodes rb's frames into rb.out and rb.frags.
-func decodeBatch(rb *rawBatch, d *decode.Packet, src uint16) {
+// decodeBatch decodes rb's frames into rb.out and rb.frags, keyed in
+// tracking domain domain.
+func decodeBatch(rb *rawBatch, d *decode.Packet, src uint16, domain uint8) {
 	var x fragInfo
 	rb.out = rb.out[:0]
 	rb.frags = rb.frags[:0]
@@ -215,7 +220,7 @@ func decodeBatch(rb *rawBatch, d *decode.Packet, src uint16) {
 			p := &rb.out[len(rb.out)-1]
 			p.Time = fr.Timestamp
 			p.FrameLen = frameLen
-			prepare(d, p, &x, src)
+			prepare(d, p, &x, src, domain)
 			if x.kind != fragNone {
 				rb.frags = append(rb.frags, decodedFrag{at: len(rb.out) - 1, x: x})
 			}
@@ -321,10 +326,10 @@ func (s *source) finish(rb *rawBatch) {
 }
 
 // prepare fills p (Time and FrameLen already set) and x from a decoded
-// frame. It depends on the frame alone, so decoders may run it in parallel;
-// for a later fragment it leaves p's key to resolve, which knows the
-// datagram's ports.
-func prepare(d *decode.Packet, p *flowtable.Packet, x *fragInfo, src uint16) {
+// frame of source src, keying it in tracking domain domain. It depends on
+// the frame alone, so decoders may run it in parallel; for a later fragment
+// it leaves p's key to resolve, which knows the datagram's ports.
+func prepare(d *decode.Packet, p *flowtable.Packet, x *fragInfo, src uint16, domain uint8) {
 	t := &d.Tuple
 	p.Kind = flowtable.KindNormal
 	if d.IsICMPError {
@@ -365,11 +370,7 @@ func prepare(d *decode.Packet, p *flowtable.Packet, x *fragInfo, src uint16) {
 		}
 	}
 	if x.kind != fragLater {
-		if d.TunnelDepth == 0 {
-			p.Reverse = p.SetKey(&t.Src, &t.Dst, sport, dport, t.Proto, t.Family, d.VLAN)
-		} else {
-			p.Reverse = p.SetKeyDepth(&t.Src, &t.Dst, sport, dport, t.Proto, t.Family, d.VLAN, d.TunnelDepth)
-		}
+		p.Reverse = p.SetKeyIn(&t.Src, &t.Dst, sport, dport, t.Proto, t.Family, d.VLAN, d.TunnelDepth, domain)
 		if p.Kind == flowtable.KindICMPError {
 			// The error travels back toward the quoted packet's sender.
 			p.Reverse = !p.Reverse

@@ -22,7 +22,7 @@ type Key struct {
 	APort, BPort uint16   // 0 for protocols without ports
 	// VLAN holds up to three VLAN ids, outermost first, as Suricata keys
 	// flows by three: 12 bits each, packed into 5 bytes so the key stays
-	// at 44.
+	// at 44. Its top 4 bits hold the key's tracking domain (see Domain).
 	VLAN   VLANs
 	Proto  uint8
 	Family uint8 // 4 or 6
@@ -33,8 +33,27 @@ type Key struct {
 }
 
 // VLANs packs three 12-bit VLAN ids, outermost first, into 40 bits, little
-// endian: id i is bits 12i to 12i+11, and the top 4 bits are zero.
+// endian: id i is bits 12i to 12i+11. The top 4 bits are the key's
+// tracking domain: PackVLANs leaves them 0, and IDs ignores them.
 type VLANs [5]byte
+
+// MaxDomain is the largest tracking domain a key holds.
+//
+// A tracking domain keeps flows apart that have the same tuple: packets are
+// counted into one flow only when their keys name the same domain, as
+// Suricata keys flows by live device (livedev.use-for-tracking). The engine
+// gives each live interface a domain of its own and every file domain 0.
+// The domain takes the 4 spare bits above the VLAN ids, so the key stays at
+// 44 bytes, the flow slot at 120, and Hash and Equal read the same words as
+// before: a 2-byte field would make the key 46 bytes and the flow slot 128.
+const MaxDomain = 15
+
+// Domain returns the key's tracking domain (see MaxDomain).
+func (k *Key) Domain() uint8 { return k.VLAN[4] >> 4 }
+
+// SetDomain sets the key's tracking domain (only its low 4 bits are kept).
+// The packet path sets it with the rest of the key, by Packet.SetKeyIn.
+func (k *Key) SetDomain(d uint8) { k.VLAN[4] = k.VLAN[4]&0x0f | d<<4 }
 
 // PackVLANs packs ids; only the low 12 bits of each are kept.
 func PackVLANs(ids [3]uint16) VLANs {
@@ -149,7 +168,23 @@ func (k *Key) addr(side int) netip.Addr {
 // for them to retire. The stores are native ones through the words view:
 // binary.LittleEndian.PutUint32 of a value whose top byte the compiler
 // knows to be zero compiled to three narrow stores (go1.26, 2026-12-04).
+// Set leaves the depth and the tracking domain 0; Packet.SetKeyIn sets
+// them in the same stores.
 func (k *Key) Set(src, dst *[16]byte, sport, dport uint16, proto, family uint8, vlan [3]uint16) (reversed bool) {
+	return k.set(src, dst, sport, dport, proto, family, vlan, 0, 0)
+}
+
+// SetKeyIn is SetKey for a packet found depth tunnels deep in tracking
+// domain domain (0 to MaxDomain; see MaxDomain): the depth and the domain
+// go into the key with the rest of it, in the same two wide stores.
+func (p *Packet) SetKeyIn(src, dst *[16]byte, sport, dport uint16, proto, family uint8, vlan [3]uint16, depth, domain uint8) (reversed bool) {
+	reversed = p.Key.set(src, dst, sport, dport, proto, family, vlan, depth, domain)
+	p.hash = p.Key.Hash()
+	return reversed
+}
+
+// set is Set with the depth and the tracking domain.
+func (k *Key) set(src, dst *[16]byte, sport, dport uint16, proto, family uint8, vlan [3]uint16, depth, domain uint8) (reversed bool) {
 	reversed = endpointLess(dst, dport, src, sport)
 	if reversed {
 		src, dst = dst, src
@@ -159,9 +194,11 @@ func (k *Key) Set(src, dst *[16]byte, sport, dport uint16, proto, family uint8, 
 	if littleEndian {
 		v := packVLANs(vlan)
 		k.words().w4 = uint64(sport) | uint64(dport)<<16 | v<<32
-		*(*uint32)(unsafe.Add(unsafe.Pointer(k), 40)) = uint32(v>>32) | uint32(proto)<<8 | uint32(family)<<16
+		*(*uint32)(unsafe.Add(unsafe.Pointer(k), 40)) = uint32(v>>32) | uint32(domain&MaxDomain)<<4 |
+			uint32(proto)<<8 | uint32(family)<<16 | uint32(depth)<<24
 	} else {
-		k.APort, k.BPort, k.VLAN, k.Proto, k.Family, k.Depth = sport, dport, PackVLANs(vlan), proto, family, 0
+		k.APort, k.BPort, k.VLAN, k.Proto, k.Family, k.Depth = sport, dport, PackVLANs(vlan), proto, family, depth
+		k.SetDomain(domain)
 	}
 	return reversed
 }
