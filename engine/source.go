@@ -235,6 +235,12 @@ func decodeBatch(rb *rawBatch, d *decode.Packet, src uint16, domain uint8) {
 				rb.tunnelErrs[d.TunnelReason]++
 				break
 			}
+			// Suricata's packet inside ERSPAN II starts at the 8-byte
+			// ERSPAN header, not at the mirrored frame, and counts it.
+			var hdr uint32
+			if d.Tunnel == decode.TunnelERSPAN2 {
+				hdr = 8
+			}
 			if !d.DecodeInner(d, fr.Data) {
 				break
 			}
@@ -242,7 +248,7 @@ func decodeBatch(rb *rawBatch, d *decode.Packet, src uint16, domain uint8) {
 				rb.tunnelErrs[d.Reason]++
 				break
 			}
-			frameLen = d.CapLen
+			frameLen = d.CapLen + hdr
 		}
 	}
 	rb.newest, rb.bytes = newest, bytes

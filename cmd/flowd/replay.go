@@ -377,7 +377,7 @@ func exitOnSecondSignal(sigs <-chan os.Signal, e *engine.Engine, sink *output.Si
 	var lost []string
 	if sink != nil {
 		created := e.Status().Table.Created
-		lost = append(lost, fmt.Sprintf("%d of %d flows were not written", created-min(created, sink.Written()), created))
+		lost = append(lost, fmt.Sprintf("%d of %d flows were not written", created-min(created, sink.Written()+sink.Omitted()), created))
 	}
 	if flowLogs {
 		lost = append(lost, "flow-log records of the objects not yet saved are lost (saved objects are whole)")

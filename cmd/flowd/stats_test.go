@@ -111,7 +111,10 @@ var (
 func TestReplayStatsInterval(t *testing.T) {
 	dir := t.TempDir()
 	pcap := filepath.Join(dir, "gen.pcap")
-	if _, errs, code := runBin(t, nil, "gen", "-o", pcap, "-flows", "400", "-duration", "9s", "-seed", "7", "-tunnels", "0.1"); code != 0 {
+	if _, errs, code := runBin(t, nil, "gen", "-o", pcap, "-flows", "400", "-duration", "9s", "-seed", "7", "-tunnels", "0.1",
+		// Tunnels whose outer flows EVE writes: GRE and EtherIP flows are
+		// counted in flow.total but, as in Suricata, not written as flows.
+		"-tunnel-kinds", "geneve,vxlan,ipip,6in4,4in6,6in6,teredo,inner-frag"); code != 0 {
 		t.Fatalf("flowd gen: exit %d\n%s", code, errs)
 	}
 	times := frameTimes(t, pcap)

@@ -192,6 +192,20 @@ func eveTCPState(f *engine.Flow) string {
 	return "closed"
 }
 
+// eveTracks reports whether Suricata makes flows of protocol p: TCP, UDP,
+// SCTP, ICMP, ICMPv6, ESP, and IPv4 or IPv6 carried in IP (the outer packet
+// of an IP-in-IP tunnel is a flow of its own). GRE, IGMP, OSPF and the
+// others pass through Suricata without a flow, so its EVE has no flow
+// event of them; flowd's table tracks them (VPC flow logs record them) and
+// its EVE leaves them out, so the two files hold the same flows.
+func eveTracks(p uint8) bool {
+	switch p {
+	case 1, 4, 6, 17, 41, 50, 58, 132:
+		return true
+	}
+	return false
+}
+
 func (e eveFormat) appendFlow(b []byte, f *engine.Flow) []byte {
 	sp, dp := f.SrcPort, f.DstPort
 	b = append(b, `{"timestamp":"`...)

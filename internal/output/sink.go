@@ -66,6 +66,7 @@ type Sink struct {
 	ended   []engine.Flow // the ended flows of a batch that also held reports
 	taken   atomic.Uint64 // flows handed to the sink
 	written atomic.Uint64 // flows written out (to the destination's buffer)
+	omitted atomic.Uint64 // ended flows the format leaves out (Omitted)
 	events  events        // stats events (stats.go)
 }
 
@@ -111,15 +112,29 @@ func (s *Sink) Taken() uint64 { return s.taken.Load() }
 // unless writing failed.
 func (s *Sink) Written() uint64 { return s.written.Load() }
 
+// Omitted counts the ended flows the sink does not write: in EVE, flows of
+// protocols Suricata makes no flow of (see eveTracks).
+func (s *Sink) Omitted() uint64 { return s.omitted.Load() }
+
+// keep reports whether the sink writes f: never a report of a flow still
+// in the table (engine.Flow.Partial, for exporters); in EVE only flows of
+// the protocols Suricata tracks as flows.
+func (s *Sink) keep(f *engine.Flow) bool {
+	return !f.Partial && (s.cfg.Format != FormatEVE || eveTracks(f.Proto))
+}
+
 // FlowsEnded implements engine.Sink. Reports of flows still in the table
-// (engine.Flow.Partial, for exporters) are not written.
+// (engine.Flow.Partial, for exporters) are not written, nor are EVE's
+// omitted flows.
 func (s *Sink) FlowsEnded(flows []engine.Flow) error {
 	for i := range flows {
-		if flows[i].Partial {
+		if !s.keep(&flows[i]) {
 			s.ended = s.ended[:0]
 			for j := range flows {
-				if !flows[j].Partial {
-					s.ended = append(s.ended, flows[j])
+				if f := &flows[j]; s.keep(f) {
+					s.ended = append(s.ended, *f)
+				} else if !f.Partial {
+					s.omitted.Add(1)
 				}
 			}
 			flows = s.ended

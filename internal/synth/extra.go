@@ -92,7 +92,8 @@ func ParseTunnelKinds(s string) ([]TunnelKind, error) {
 // bare inner IP packet) and its IP bytes; VLAN tags key the level whose
 // Ethernet header carries them (an outer tag does not key the flows
 // inside), except that an ERSPAN type II header's VLAN id comes first in
-// the mirrored frame's key, as Suricata keys it; a level deeper than
+// the mirrored frame's key and its 8 bytes count in that flow's frame
+// bytes, as Suricata keys and counts it; a level deeper than
 // flowd's default limit (3) is not counted, the packet holding it is; an
 // outer IPv4 datagram cut in fragments counts toward the tunnel's flow
 // only (flowd decodes no tunnel in a fragment), while fragments inside a

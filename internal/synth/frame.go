@@ -247,7 +247,11 @@ func (p *pkt) erspan2(session uint16, vlan uint16, index uint32) {
 	binary.BigEndian.PutUint16(h[2:], session&0x3FF)
 	binary.BigEndian.PutUint32(h[4:], index&0xFFFFF)
 	p.prepend(h)
-	if top := &p.lv[len(p.lv)-1]; vlan != 0 {
+	top := &p.lv[len(p.lv)-1]
+	// The mirrored frame's flow counts the ERSPAN header too: Suricata's
+	// packet inside ERSPAN II starts there.
+	top.frame += len(h)
+	if vlan != 0 {
 		v := append([]uint16{vlan}, top.vlan...)
 		top.vlan = v[:min(3, len(v))]
 	}
