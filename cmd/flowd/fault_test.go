@@ -754,11 +754,7 @@ func TestServeFlowLogFullDisk(t *testing.T) {
 // hanging it (and its mounts) until go test's timeout.
 func startServeWithin(t *testing.T, d time.Duration, bin string, args ...string) (url string, stop func()) {
 	t.Helper()
-	type started struct {
-		url  string
-		stop func()
-	}
-	ch := make(chan started, 1)
+	ch := make(chan string, 1)
 	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -772,7 +768,7 @@ func startServeWithin(t *testing.T, d time.Duration, bin string, args ...string)
 			said.Write([]byte(lines.Text() + "\n"))
 			if _, rest, ok := strings.Cut(lines.Text(), "listening on "); ok {
 				u, _, _ := strings.Cut(rest, " ")
-				ch <- started{url: u}
+				ch <- u
 				break
 			}
 		}
@@ -780,11 +776,11 @@ func startServeWithin(t *testing.T, d time.Duration, bin string, args ...string)
 		close(ch)
 	}()
 	select {
-	case s, ok := <-ch:
+	case u, ok := <-ch:
 		if !ok {
 			t.Fatalf("flowd serve exited before listening:\n%s", said)
 		}
-		url = s.url
+		url = u
 	case <-time.After(d):
 		cmd.Process.Kill()
 		t.Fatalf("flowd serve did not listen within %v:\n%s", d, said)
