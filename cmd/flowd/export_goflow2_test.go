@@ -53,16 +53,7 @@ func TestReplayExportToGoflow2(t *testing.T) {
 	if err := os.WriteFile(pcap, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var want []string
-	for _, f := range tr.Flows {
-		if f.PktsToServer > 0 {
-			want = append(want, fmt.Sprintf("%d,%s,%d,%s,%d,%d,%d", f.Proto, f.Src, f.SrcPort, f.Dst, f.DstPort, f.PktsToServer, f.IPBytesToServer))
-		}
-		if f.PktsToClient > 0 {
-			want = append(want, fmt.Sprintf("%d,%s,%d,%s,%d,%d,%d", f.Proto, f.Dst, f.DstPort, f.Src, f.SrcPort, f.PktsToClient, f.IPBytesToClient))
-		}
-	}
-	slices.Sort(want)
+	want := directionRows(tr)
 
 	start := func(name string) (addr, out string, stop func()) {
 		port := nfcapdtest.FreeUDPPort(t)

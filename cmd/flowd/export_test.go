@@ -31,16 +31,7 @@ func TestReplayExportToNfcapd(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(pcap, buf.Bytes(), 0o644)
-	var want []string
-	for _, f := range tr.Flows {
-		if f.PktsToServer > 0 {
-			want = append(want, fmt.Sprintf("%d,%s,%d,%s,%d,%d,%d", f.Proto, f.Src, f.SrcPort, f.Dst, f.DstPort, f.PktsToServer, f.IPBytesToServer))
-		}
-		if f.PktsToClient > 0 {
-			want = append(want, fmt.Sprintf("%d,%s,%d,%s,%d,%d,%d", f.Proto, f.Dst, f.DstPort, f.Src, f.SrcPort, f.PktsToClient, f.IPBytesToClient))
-		}
-	}
-	slices.Sort(want)
+	want := directionRows(tr)
 
 	ipfixAddr, ipfixDir, stopIPFIX := nfcapdtest.Start(t)
 	v9Addr, v9Dir, stopV9 := nfcapdtest.Start(t)
@@ -121,4 +112,21 @@ func TestReplayActiveTimeout(t *testing.T) {
 		}
 	}
 	t.Logf("%d records for %d flow directions", len(rows), len(want))
+}
+
+// directionRows is one "proto,src,sport,dst,dport,packets,ipbytes" row per
+// direction of the truth's flows that carried packets, sorted: what a
+// collector of uniflow records must hold.
+func directionRows(tr *gen.Truth) []string {
+	var rows []string
+	for _, f := range tr.Flows {
+		if f.PktsToServer > 0 {
+			rows = append(rows, fmt.Sprintf("%d,%s,%d,%s,%d,%d,%d", f.Proto, f.Src, f.SrcPort, f.Dst, f.DstPort, f.PktsToServer, f.IPBytesToServer))
+		}
+		if f.PktsToClient > 0 {
+			rows = append(rows, fmt.Sprintf("%d,%s,%d,%s,%d,%d,%d", f.Proto, f.Dst, f.DstPort, f.Src, f.SrcPort, f.PktsToClient, f.IPBytesToClient))
+		}
+	}
+	slices.Sort(rows)
+	return rows
 }

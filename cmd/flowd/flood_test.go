@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/metrics"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,39 +62,21 @@ func TestSynFloodFlowLog(t *testing.T) {
 	capture = nil
 	runtime.GC()
 
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-		for {
-			metrics.Read(s)
-			if v := s[0].Value.Uint64(); v > peak.Load() {
-				peak.Store(v)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-		}
-	}()
+	peakHeap := sampleHeap()
 	tree := filepath.Join(dir, "tree")
 	err := runReplay([]string{"--format", "none", "--quiet", "--progress", "never", "--max-flows", "20000",
 		"--flow-log-dir", tree, pcap})
-	close(stop)
-	<-sampled
+	peak := peakHeap()
 	if err != nil {
 		t.Fatal(err)
 	}
 	recs, _, _ := readFlowLogTree(t, tree)
 	sums, status := okSums(t, recs)
 	total := sums.total()
-	t.Logf("peak live heap %.1f MiB (bound %d MiB); %d records %v, %d packets of %d", float64(peak.Load())/(1<<20),
+	t.Logf("peak live heap %.1f MiB (bound %d MiB); %d records %v, %d packets of %d", float64(peak)/(1<<20),
 		maxFloodHeap>>20, len(recs), status, total.pkts, packets)
-	if peak.Load() > maxFloodHeap {
-		t.Errorf("peak live heap %d bytes, over the bound of %d MiB", peak.Load(), maxFloodHeap>>20)
+	if peak > maxFloodHeap {
+		t.Errorf("peak live heap %d bytes, over the bound of %d MiB", peak, maxFloodHeap>>20)
 	}
 	if total.pkts != packets || status["SKIPDATA"] != 0 || status["OK"] < 300_000 {
 		t.Errorf("flow log: %v records holding %d packets; the capture has %d packets of over 300 k flows, none lost",

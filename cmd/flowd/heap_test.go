@@ -48,29 +48,11 @@ func TestReplayHeapBounded(t *testing.T) {
 	}
 	runtime.GC()
 
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-		for {
-			metrics.Read(s)
-			if v := s[0].Value.Uint64(); v > peak.Load() {
-				peak.Store(v)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-		}
-	}()
+	peakHeap := sampleHeap()
 	out := filepath.Join(dir, "flows.csv")
 	err = runReplay([]string{"--format", "csv", "-o", out, "--quiet", "--progress", "never",
 		"--max-flows", "20000", "--sort-memory", "8", pcap})
-	close(stop)
-	<-sampled
+	peak := peakHeap()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,8 +76,36 @@ func TestReplayHeapBounded(t *testing.T) {
 	if pkts != tr.Packets || rows < 400_000 {
 		t.Errorf("%d flows holding %d packets written; the capture has %d packets of 400000 flows", rows, pkts, tr.Packets)
 	}
-	t.Logf("peak live heap %.1f MiB (bound %d MiB)", float64(peak.Load())/(1<<20), maxReplayHeap>>20)
-	if peak.Load() > maxReplayHeap {
-		t.Errorf("peak live heap %s bytes, over the bound of %d MiB", strconv.FormatUint(peak.Load(), 10), maxReplayHeap>>20)
+	t.Logf("peak live heap %.1f MiB (bound %d MiB)", float64(peak)/(1<<20), maxReplayHeap>>20)
+	if peak > maxReplayHeap {
+		t.Errorf("peak live heap %s bytes, over the bound of %d MiB", strconv.FormatUint(peak, 10), maxReplayHeap>>20)
+	}
+}
+
+// sampleHeap samples the live heap (heap objects, runtime/metrics) every
+// 2 ms until the returned function is called, which returns the peak seen.
+func sampleHeap() (peak func() uint64) {
+	var max atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		for {
+			metrics.Read(s)
+			if v := s[0].Value.Uint64(); v > max.Load() {
+				max.Store(v)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+	return func() uint64 {
+		close(stop)
+		<-sampled
+		return max.Load()
 	}
 }
