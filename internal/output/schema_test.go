@@ -26,22 +26,7 @@ const schemaPath = "../../../shared/reference/suricata-eve-schema.json"
 // sample with EVE output, and validates every event against Suricata's
 // EVE schema.
 func TestEVESchema(t *testing.T) {
-	raw, err := os.ReadFile(schemaPath)
-	if err != nil {
-		t.Skipf("Suricata's EVE schema is not at %s (%v): the events are checked where it is", schemaPath, err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("eve.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	schema, err := c.Compile("eve.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := compileEVESchema(t)
 	var caps [][]byte
 	sample, err := os.ReadFile("../../testdata/sample.pcap")
 	if err != nil {
@@ -130,4 +115,26 @@ func TestEVESchema(t *testing.T) {
 	if schema.Validate(bogus) == nil {
 		t.Error("the schema accepts a flow event with a string packet count")
 	}
+}
+
+// compileEVESchema compiles Suricata's EVE schema, or skips.
+func compileEVESchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	raw, err := os.ReadFile(schemaPath)
+	if err != nil {
+		t.Skipf("Suricata's EVE schema is not at %s (%v): the events are checked where it is", schemaPath, err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("eve.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	schema, err := c.Compile("eve.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return schema
 }

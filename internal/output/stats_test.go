@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
 	"github.com/flowd/flowd/bench/gen"
 	"github.com/flowd/flowd/capture"
 	"github.com/flowd/flowd/decode"
@@ -334,28 +332,6 @@ func TestStatsSinkEndOrder(t *testing.T) {
 	if csv.WriteEvent(1, ev) == nil {
 		t.Error("a CSV sink took an EVE event")
 	}
-}
-
-// compileEVESchema compiles Suricata's EVE schema, or skips.
-func compileEVESchema(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	raw, err := os.ReadFile(schemaPath)
-	if err != nil {
-		t.Skipf("Suricata's EVE schema is not at %s (%v): the events are checked where it is", schemaPath, err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("eve.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	schema, err := c.Compile("eve.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return schema
 }
 
 // TestEVESchemaStats: stats events, of a replayed capture's counters and of
