@@ -213,6 +213,10 @@ type AFPacketConfig struct {
 	// reassembled datagram as one frame; without it, fragments arrive as
 	// sent but later fragments (no ports) may hash to another worker.
 	NoDefrag bool
+	// Fanout is how the kernel spreads frames over the sockets: FanoutAddr
+	// (the zero value) by IP address pair, FanoutHash by the kernel's flow
+	// hash. See FanoutMode for the trade-off.
+	Fanout FanoutMode
 }
 
 // LibpcapConfig configures OpenLibpcap. The zero value means the defaults
