@@ -127,12 +127,25 @@ type fanoutGroup struct {
 	id     uint16
 	gen    int
 	defrag bool
+	mode   FanoutMode
+}
+
+// join puts s into fanout group id (see sys.PacketFanout) in the group's
+// mode; in FanoutAddr mode it sets the program for s's link type.
+func (g *fanoutGroup) join(s *AFPacket, id uint16, unique bool) (uint16, error) {
+	var prog []sys.SockFilter
+	if g.mode == FanoutAddr {
+		prog = addrFanoutProg(s.link)
+	}
+	return sys.PacketFanout(s.fd, id, prog, g.defrag, unique)
 }
 
 // OpenAFPacket opens n AF_PACKET sockets on iface, each with its own ring,
-// all in one PACKET_FANOUT group in hash mode: the kernel hashes each
-// frame's flow (addresses and ports, the same both ways) to pick a socket,
-// so both directions of a flow reach the same socket. Give each worker one
+// all in one PACKET_FANOUT group: by default (FanoutAddr) a classic BPF
+// program hashes each frame's IP address pair, the same both ways, so every
+// frame between two hosts reaches the same socket in order; with
+// FanoutHash the kernel's flow hash (addresses and ports) picks the socket
+// (see FanoutMode). Give each worker one
 // of the returned sources. The sockets are opened in the calling thread's
 // network namespace and stay there.
 //
@@ -151,7 +164,7 @@ func OpenAFPacket(iface string, n int, cfg AFPacketConfig) ([]*AFPacket, error) 
 	if err != nil {
 		nsfd = -1
 	}
-	g := &fanoutGroup{nsfd: nsfd, id: cfg.FanoutGroup, gen: 1, defrag: !cfg.NoDefrag}
+	g := &fanoutGroup{nsfd: nsfd, id: cfg.FanoutGroup, gen: 1, defrag: !cfg.NoDefrag, mode: cfg.Fanout}
 	srcs := make([]*AFPacket, 0, n)
 	fail := func(err error) ([]*AFPacket, error) {
 		for _, s := range srcs {
@@ -173,12 +186,12 @@ func OpenAFPacket(iface string, n int, cfg AFPacketConfig) ([]*AFPacket, error) 
 		// Fanout: the first member creates the group (with a kernel-chosen
 		// id unless one was configured), the others join it.
 		unique := i == 0 && g.id == 0
-		id, err := sys.PacketFanout(s.fd, g.id, g.defrag, unique)
+		id, err := g.join(s, g.id, unique)
 		if err != nil && unique && errors.Is(err, syscall.EINVAL) {
 			// Old kernels lack PACKET_FANOUT_FLAG_UNIQUEID; a group id
 			// from the process id is unlikely to be taken.
 			g.id = uint16(os.Getpid())
-			id, err = sys.PacketFanout(s.fd, g.id, g.defrag, false)
+			id, err = g.join(s, g.id, false)
 		}
 		if err == nil {
 			err = s.arm()
@@ -226,6 +239,8 @@ func (c *AFPacketConfig) fill(iface string, n int) error {
 		return bad("(BlockCount %d × BlockSize %d: at most 65536 blocks and 64 GiB)", c.BlockCount, c.BlockSize)
 	case c.BlockTimeout > time.Minute:
 		return bad("(BlockTimeout %s: at most 1m)", c.BlockTimeout)
+	case c.Fanout > FanoutHash:
+		return bad("(Fanout %d: FanoutAddr or FanoutHash)", c.Fanout)
 	}
 	return nil
 }
@@ -344,6 +359,10 @@ func (s *AFPacket) fanoutErr(err error) error {
 	detail := "(PACKET_FANOUT)"
 	if s.group.id != 0 {
 		detail = fmt.Sprintf("(PACKET_FANOUT group %d, maybe in use by another program in another mode)", s.group.id)
+	}
+	if s.group.mode == FanoutAddr && errors.Is(err, syscall.EINVAL) {
+		// Kernels before 4.3 have no PACKET_FANOUT_CBPF.
+		detail = detail[:len(detail)-1] + "; a kernel without PACKET_FANOUT_CBPF needs the hash mode)"
 	}
 	return liveErr("afpacket", s.iface, errors.New("cannot join fanout group"), detail, err)
 }
@@ -606,12 +625,12 @@ func (g *fanoutGroup) rejoin(s *AFPacket) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if s.gen == g.gen {
-		id, err := sys.PacketFanout(s.fd, 0, g.defrag, true)
+		id, err := g.join(s, 0, true)
 		if err != nil {
 			return s.fanoutErr(err)
 		}
 		g.id, g.gen = id, g.gen+1
-	} else if _, err := sys.PacketFanout(s.fd, g.id, g.defrag, false); err != nil {
+	} else if _, err := g.join(s, g.id, false); err != nil {
 		return s.fanoutErr(err)
 	}
 	s.gen = g.gen

@@ -208,11 +208,16 @@ type AFPacketConfig struct {
 	// it only to share a group on purpose.
 	FanoutGroup uint16
 	// NoDefrag turns off PACKET_FANOUT_FLAG_DEFRAG. With the flag (the
-	// default) the kernel reassembles IP fragments before hashing so all
-	// fragments of a datagram reach the same socket, and then delivers the
-	// reassembled datagram as one frame; without it, fragments arrive as
-	// sent but later fragments (no ports) may hash to another worker.
+	// default) the kernel reassembles IPv4 fragments before the fanout and
+	// then delivers the reassembled datagram as one frame; without it,
+	// fragments arrive as sent. With FanoutAddr every fragment reaches the
+	// socket of its address pair either way; with FanoutHash, without the
+	// flag, later fragments (no ports) may hash to another socket.
 	NoDefrag bool
+	// Fanout is how the kernel spreads frames over the sockets: FanoutAddr
+	// (the zero value) by IP address pair, FanoutHash by the kernel's flow
+	// hash. See FanoutMode for the trade-off.
+	Fanout FanoutMode
 }
 
 // LibpcapConfig configures OpenLibpcap. The zero value means the defaults

@@ -272,13 +272,13 @@ func TestLiveAFPacketUDP(t *testing.T) {
 	}
 }
 
-// TestLiveAFPacketFanout: two sockets in one fanout group share the
-// traffic of many UDP and TCP flows: every marked frame is captured exactly
+// TestLiveAFPacketFanout: two sockets in one fanout group in hash mode
+// (FanoutHash) share the traffic of many UDP and TCP flows: every marked frame is captured exactly
 // once across the group, both sockets get some, and all frames of one flow
 // (both directions for TCP) land on the same socket.
 func TestLiveAFPacketFanout(t *testing.T) {
 	p := testnet.NewPair(t, testnet.Options{})
-	srcs := openAF(t, p, 2, AFPacketConfig{})
+	srcs := openAF(t, p, 2, AFPacketConfig{Fanout: FanoutHash})
 	if srcs[0].FanoutGroup() == 0 && srcs[1].FanoutGroup() != srcs[0].FanoutGroup() {
 		t.Fatalf("fanout groups %d %d", srcs[0].FanoutGroup(), srcs[1].FanoutGroup())
 	}

@@ -21,6 +21,7 @@ type liveFlags struct {
 	ringBlocks   int
 	ringTimeout  time.Duration
 	noDefrag     bool
+	fanout       string
 	pcapBuffer   int
 	pollInterval time.Duration
 }
@@ -35,7 +36,8 @@ func (l *liveFlags) register(fs *cmdFlags) {
 	fs.IntVar(&l.ringBlock, "ring-block-size", 1<<20, "afpacket: bytes per ring block (a multiple of the page size); each socket's ring takes block size × blocks")
 	fs.IntVar(&l.ringBlocks, "ring-blocks", 32, "afpacket: blocks per socket's ring (default 32 × 1 MiB = 32 MiB per worker)")
 	fs.DurationVar(&l.ringTimeout, "ring-timeout", 10*time.Millisecond, "afpacket: how long the kernel holds a partly filled block")
-	fs.BoolVar(&l.noDefrag, "no-defrag", false, "afpacket: do not let the kernel reassemble IP fragments before fanout (counts every fragment, but a datagram's fragments may reach different workers)")
+	fs.BoolVar(&l.noDefrag, "no-defrag", false, "afpacket: do not let the kernel reassemble IP fragments before fanout (counts every fragment; with --fanout hash, a datagram's fragments may reach different workers)")
+	fs.StringVar(&l.fanout, "fanout", "addr", "afpacket, several workers: how the kernel spreads frames over the workers' sockets, `MODE` addr (a BPF program hashes the IP address pair: every frame between two hosts, fragments and ICMP errors included, reaches one worker in order, but one busy host pair cannot use more than one worker) or hash (the kernel's flow hash of addresses and ports: one pair's flows spread over workers, but IPv6 fragments and ICMP errors may reach another worker than their flow, and their order relative to it is lost)")
 	fs.IntVar(&l.pcapBuffer, "pcap-buffer", 32<<20, "libpcap: kernel buffer bytes")
 	fs.DurationVar(&l.pollInterval, "poll-interval", 100*time.Millisecond, "how long a live source waits for frames before the engine looks at its clock and at shutdown")
 }
@@ -62,11 +64,20 @@ func (l *liveFlags) open(e *engine.Engine, info engine.SourceInfo) ([]engine.Sou
 		infos = append(infos, in)
 		return nil
 	}
+	var fanout capture.FanoutMode
+	switch l.fanout {
+	case "addr":
+		fanout = capture.FanoutAddr
+	case "hash":
+		fanout = capture.FanoutHash
+	default:
+		return nil, fmt.Errorf("%w: --fanout %q: want addr or hash", errLiveUsage, l.fanout)
+	}
 	for _, iface := range l.ifaces {
 		switch l.source {
 		case "afpacket":
 			srcs, err := capture.OpenAFPacket(iface, e.Workers(), capture.AFPacketConfig{LiveConfig: live,
-				BlockSize: l.ringBlock, BlockCount: l.ringBlocks, BlockTimeout: l.ringTimeout, NoDefrag: l.noDefrag})
+				BlockSize: l.ringBlock, BlockCount: l.ringBlocks, BlockTimeout: l.ringTimeout, NoDefrag: l.noDefrag, Fanout: fanout})
 			if err != nil {
 				return infos, liveError(err)
 			}

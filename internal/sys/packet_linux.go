@@ -143,12 +143,22 @@ func PacketPromisc(fd, ifindex int) error {
 	return nil
 }
 
-// PacketFanout joins the bound socket fd to fanout group id in hash mode,
-// with IP defragmentation before hashing when defrag is set. With id 0 and
-// unique set, the kernel picks an unused group id; the id actually joined is
-// returned.
-func PacketFanout(fd int, id uint16, defrag, unique bool) (uint16, error) {
+// PacketFanout joins the bound socket fd to fanout group id, with IP
+// defragmentation before the fanout when defrag is set. With prog nil the
+// group is in hash mode (the kernel's flow hash picks the socket); with a
+// classic BPF program it is in CBPF mode: the program's return value modulo
+// the number of sockets picks the socket, and fd sets it as the group's
+// program (PACKET_FANOUT_DATA; the group has one program, the last set).
+// With id 0 and unique set, the kernel picks an unused group id; the id
+// actually joined is returned.
+func PacketFanout(fd int, id uint16, prog []SockFilter, defrag, unique bool) (uint16, error) {
 	flags := unix.PACKET_FANOUT_HASH
+	if prog != nil {
+		flags = unix.PACKET_FANOUT_CBPF
+		if len(prog) > 0xffff {
+			return 0, fmt.Errorf("fanout program: %d instructions (1-65535)", len(prog))
+		}
+	}
 	if defrag {
 		flags |= unix.PACKET_FANOUT_FLAG_DEFRAG
 	}
@@ -157,6 +167,17 @@ func PacketFanout(fd int, id uint16, defrag, unique bool) (uint16, error) {
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, int(id)|flags<<16); err != nil {
 		return 0, os.NewSyscallError("setsockopt PACKET_FANOUT", err)
+	}
+	if prog != nil {
+		fp := unix.SockFprog{
+			Len:    uint16(len(prog)),
+			Filter: (*unix.SockFilter)(unsafe.Pointer(&prog[0])),
+		}
+		err := unix.SetsockoptSockFprog(fd, unix.SOL_PACKET, unix.PACKET_FANOUT_DATA, &fp)
+		runtime.KeepAlive(prog)
+		if err != nil {
+			return 0, os.NewSyscallError("setsockopt PACKET_FANOUT_DATA", err)
+		}
 	}
 	v, err := unix.GetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT)
 	if err != nil {

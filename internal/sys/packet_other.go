@@ -13,7 +13,7 @@ func PacketUnmap(mem []byte) error                           { return ErrNotSupp
 func PacketAttachFilter(fd int, prog []SockFilter) error     { return ErrNotSupported }
 func PacketBind(fd, ifindex int) error                       { return ErrNotSupported }
 func PacketPromisc(fd, ifindex int) error                    { return ErrNotSupported }
-func PacketFanout(fd int, id uint16, defrag, unique bool) (uint16, error) {
+func PacketFanout(fd int, id uint16, prog []SockFilter, defrag, unique bool) (uint16, error) {
 	return 0, ErrNotSupported
 }
 func PacketStatistics(fd int) (PacketStats, error) { return PacketStats{}, ErrNotSupported }
