@@ -3,10 +3,12 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/flowd/flowd/capture"
+	"github.com/flowd/flowd/decode"
 	"github.com/flowd/flowd/engine"
 	"github.com/flowd/flowd/flowtable"
 )
@@ -18,13 +20,17 @@ type engineFlags struct {
 	batch    int
 	clock    string
 	to, emg  flowtable.Timeouts
+	// tunnel decoding
+	genevePorts, vxlanPorts, teredoPorts string
+	vxlanPermissive, noTunnels           bool
+	tunnelDepth                          int
 }
 
 func (ef *engineFlags) register(fs *cmdFlags) {
 	d, de := flowtable.DefaultTimeouts(), flowtable.DefaultEmergencyTimeouts()
 	fs.section(groupTable)
 	fs.IntVar(&ef.workers, "workers", 1, "worker goroutines, each owning one shard of the flow table")
-	fs.IntVar(&ef.maxFlows, "max-flows", flowtable.DefaultMaxFlows, "most flows held at once (112 B + index each); a full table enters emergency mode")
+	fs.IntVar(&ef.maxFlows, "max-flows", flowtable.DefaultMaxFlows, "most flows held at once (120 B + index each); a full table enters emergency mode")
 	fs.StringVar(&ef.clock, "clock", "packet", "engine clock after the files end: packet (stands still) or wall (keeps running)")
 	for _, t := range []struct {
 		name string
@@ -58,6 +64,41 @@ func (ef *engineFlags) register(fs *cmdFlags) {
 	}
 	fs.section(groupAdvanced)
 	fs.IntVar(&ef.batch, "batch", engine.DefaultBatchSize, "frames read and packets handed to a worker at a time")
+	fs.StringVar(&ef.genevePorts, "geneve-ports", strconv.Itoa(decode.GenevePort), "UDP ports (source or destination, comma-separated, at most 8) carrying GENEVE; empty: none")
+	fs.StringVar(&ef.vxlanPorts, "vxlan-ports", strconv.Itoa(decode.VXLANPort), "UDP destination ports (comma-separated, at most 8) carrying VXLAN; empty: none")
+	fs.StringVar(&ef.teredoPorts, "teredo-ports", strconv.Itoa(decode.TeredoPort), "UDP ports (comma-separated, at most 8) that may carry Teredo; empty: none")
+	fs.BoolVar(&ef.vxlanPermissive, "vxlan-permissive", false, "accept VXLAN headers with reserved bits set (group policy, vendor uses) instead of counting them bad_vxlan")
+	fs.IntVar(&ef.tunnelDepth, "tunnel-depth", decode.DefaultMaxTunnelDepth, "how many tunnels deep packets are decoded into flows of their own (1-16); deeper ones are counted, not decoded")
+	fs.BoolVar(&ef.noTunnels, "no-tunnels", false, "decode no tunnels: tunnel packets are flows of their outer headers only")
+}
+
+// tunnelConfig is the decoder's tunnel settings from the flags.
+func (ef *engineFlags) tunnelConfig() (decode.Config, error) {
+	c := decode.Config{VXLANPermissive: ef.vxlanPermissive, NoTunnels: ef.noTunnels, MaxTunnelDepth: ef.tunnelDepth}
+	for _, l := range []struct {
+		flag, val string
+		to        *[]uint16
+	}{{"geneve-ports", ef.genevePorts, &c.GenevePorts}, {"vxlan-ports", ef.vxlanPorts, &c.VXLANPorts}, {"teredo-ports", ef.teredoPorts, &c.TeredoPorts}} {
+		ports := []uint16{} // empty, not nil: none
+		for _, f := range strings.Split(l.val, ",") {
+			if f = strings.TrimSpace(f); f == "" {
+				continue
+			}
+			n, err := strconv.ParseUint(f, 10, 16)
+			if err != nil || n == 0 {
+				return c, usagef("--%s %q: %q is not a port (1-65535)", l.flag, l.val, f)
+			}
+			ports = append(ports, uint16(n))
+		}
+		if len(ports) > decode.MaxTunnelPorts {
+			return c, usagef("--%s %q: %d ports, at most %d", l.flag, l.val, len(ports), decode.MaxTunnelPorts)
+		}
+		*l.to = ports
+	}
+	if ef.tunnelDepth < 1 || ef.tunnelDepth > 16 {
+		return c, usagef("--tunnel-depth %d: want 1 to 16", ef.tunnelDepth)
+	}
+	return c, nil
 }
 
 func (ef *engineFlags) config() (engine.Config, error) {
@@ -70,6 +111,16 @@ func (ef *engineFlags) config() (engine.Config, error) {
 	}
 	if ef.maxFlows < ef.workers {
 		return engine.Config{}, usagef("--max-flows %d: want at least one flow per worker (%d)", ef.maxFlows, ef.workers)
+	}
+	// The decoder's tunnel settings are process-wide: set them every time,
+	// so a command run after another (the tests run many in one process)
+	// never keeps the previous one's.
+	tc, err := ef.tunnelConfig()
+	if err != nil {
+		return engine.Config{}, err
+	}
+	if err := decode.Configure(tc); err != nil {
+		return engine.Config{}, usagef("%v", err)
 	}
 	return engine.Config{
 		Workers:   ef.workers,

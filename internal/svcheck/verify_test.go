@@ -154,7 +154,7 @@ func TestSuricataVerify(t *testing.T) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			j.events, j.err = replay(bin, j.pcap, communityIDSeed(j.st), filepath.Join(dir, fmt.Sprintf("%d.json", i)))
+			j.events, j.err = replay(bin, j.pcap, filepath.Join(dir, fmt.Sprintf("%d.json", i)), decoderArgs(j.st)...)
 		}()
 	}
 	wg.Wait()
@@ -411,7 +411,7 @@ var (
 	midstreamRE = regexp.MustCompile(`(?m)^\s*midstream:\s*(true|yes)`)
 	// Settings of a test's suricata.yaml that change flow events in ways
 	// flowd has no option for.
-	yamlConfigRE = regexp.MustCompile(`(?m)^\s*(ipv6-compress|ethernet|suricata-version|reserved-bits-check|use-for-tracking|bypass|encryption-handling|midstream-policy|async-oneside|inline|memcap-policy|exception-policy|[a-z-]*timeouts?):.*$`)
+	yamlConfigRE = regexp.MustCompile(`(?m)^\s*(ipv6-compress|ethernet|suricata-version|use-for-tracking|bypass|encryption-handling|midstream-policy|async-oneside|inline|memcap-policy|exception-policy|[a-z-]*timeouts?):.*$`)
 )
 
 // pathsCause is the cause of a has-key or not-has-key value.
@@ -536,9 +536,23 @@ func communityIDSeed(st *Test) string {
 	return "0"
 }
 
-// replay runs flowd replay --format eve on one capture and reads the events.
-func replay(bin, pcap, seed, out string) ([]map[string]any, error) {
-	cmd := exec.Command(bin, "replay", "--format", "eve", "--quiet", "--community-id-seed", seed, "-o", out, pcap)
+var permissiveRE = regexp.MustCompile(`(?m)^\s*reserved-bits-check:\s*permissive`)
+
+// decoderArgs are the flowd flags that stand for the test's Suricata
+// settings: its community-id seed, and VXLAN's permissive reserved-bits
+// check.
+func decoderArgs(st *Test) []string {
+	args := []string{"--community-id-seed", communityIDSeed(st)}
+	if b, err := os.ReadFile(filepath.Join(st.Dir, "suricata.yaml")); err == nil && permissiveRE.Match(b) {
+		args = append(args, "--vxlan-permissive")
+	}
+	return args
+}
+
+// replay runs flowd replay --format eve with args on one capture and reads
+// the events.
+func replay(bin, pcap, out string, args ...string) ([]map[string]any, error) {
+	cmd := exec.Command(bin, append(append([]string{"replay", "--format", "eve", "--quiet", "-o", out}, args...), pcap)...)
 	msg, runErr := cmd.CombinedOutput()
 	if runErr != nil {
 		runErr = fmt.Errorf("%v: %s", runErr, strings.TrimSpace(string(msg)))
