@@ -3,10 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"time"
 
 	"github.com/flowd/flowd/capture"
 	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/flowtable"
 )
 
 // liveFlags are the live-capture settings serve and watch share.
@@ -72,6 +75,10 @@ func (l *liveFlags) open(e *engine.Engine, info engine.SourceInfo) ([]engine.Sou
 		fanout = capture.FanoutHash
 	default:
 		return nil, fmt.Errorf("%w: --fanout %q: want addr or hash", errLiveUsage, l.fanout)
+	}
+	if n := len(slices.Compact(slices.Sorted(slices.Values(l.ifaces)))); n > flowtable.MaxDomain {
+		fmt.Fprintf(os.Stderr, "flowd: warning: %d interfaces: flows are kept apart per interface for %d of them; interface %d and later share a tracking domain with an earlier one, so identical flows on the two are counted together\n",
+			n, flowtable.MaxDomain, flowtable.MaxDomain+1)
 	}
 	for _, iface := range l.ifaces {
 		switch l.source {
