@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -899,7 +900,16 @@ func TestServeFlowLogSpoolFull(t *testing.T) {
 		"--s3-spool-bytes", strconv.FormatInt(biggest*3/2, 10), "--pcap", "edge=" + pcap}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	url, stop := startServeWithin(t, 20*time.Second, bin, args...)
+	// The first run only creates the flow log (persisted in --data-dir),
+	// on a capture of no packets under the same source name, so that it
+	// writes nothing: the log records from the start when the second run
+	// reads it back.
+	empty := filepath.Join(dir, "empty.pcap")
+	if err := os.WriteFile(empty, capture[:24], 0o644); err != nil { // the pcap file header alone
+		t.Fatal(err)
+	}
+	first := append(slices.Clone(args[:len(args)-1]), "edge="+empty)
+	url, stop := startServeWithin(t, 20*time.Second, bin, first...)
 	if out, err := ec2Client(url).CreateFlowLogs(ctx, &ec2.CreateFlowLogsInput{ResourceIds: []string{"edge"},
 		ResourceType: ec2types.FlowLogsResourceTypeNetworkInterface, TrafficType: ec2types.TrafficTypeAll,
 		LogDestinationType: ec2types.LogDestinationTypeS3, LogDestination: aws.String("arn:aws:s3:::flows"),
@@ -909,6 +919,9 @@ func TestServeFlowLogSpoolFull(t *testing.T) {
 	stop()
 	if lastServeErr != nil {
 		t.Fatalf("flowd serve: %v\n%s", lastServeErr, lastServeOutput)
+	}
+	if list, err := mc.Client().ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("flows")}); err != nil || len(list.Contents) != 0 {
+		t.Fatalf("the first run, on no packets, wrote to the bucket (%v)", err)
 	}
 
 	mc.Stop()
