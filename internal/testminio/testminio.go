@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,23 +122,26 @@ func (s *Server) start() error {
 	go func() { cmd.Wait(); close(exit) }()
 	s.cmd, s.out, s.exit = cmd, out, exit
 
+	// MinIO answers its liveness probe before its object layer is up, and
+	// S3 requests made in between fail with XMinioServerNotInitialized; so
+	// the server counts as started only once it lists its buckets.
 	deadline := time.Now().Add(60 * time.Second)
-	url := s.Endpoint + "/minio/health/live"
+	client := s.Client()
+	var err error
 	for {
-		resp, err := http.Get(url)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err = client.ListBuckets(ctx, &s3.ListBucketsInput{}, func(o *s3.Options) { o.RetryMaxAttempts = 1 })
+		cancel()
 		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+			return nil
 		}
 		select {
 		case <-exit:
-			return fmt.Errorf("testminio: minio exited before it was live:\n%s", out.String())
+			return fmt.Errorf("testminio: minio exited before it was ready:\n%s", out.String())
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("testminio: minio not live at %s after 60s:\n%s", url, out.String())
+			return fmt.Errorf("testminio: minio at %s not ready after 60s (%v):\n%s", s.Endpoint, err, out.String())
 		}
 	}
 }
