@@ -60,14 +60,6 @@ func (p *Packet) SetKey(src, dst *[16]byte, sport, dport uint16, proto, family u
 	return reversed
 }
 
-// SetKeyDepth is SetKey for a packet found depth tunnels deep.
-func (p *Packet) SetKeyDepth(src, dst *[16]byte, sport, dport uint16, proto, family uint8, vlan [3]uint16, depth uint8) (reversed bool) {
-	reversed = p.Key.Set(src, dst, sport, dport, proto, family, vlan)
-	p.Key.Depth = depth
-	p.hash = p.Key.Hash()
-	return reversed
-}
-
 // keyHash returns p's key hash, computing and caching it if needed.
 func (p *Packet) keyHash() uint64 {
 	if p.hash == 0 {
