@@ -101,7 +101,11 @@ func TestReplayExportToGoflow2(t *testing.T) {
 	if err := runReplay([]string{"--format", "none", "--quiet", "--ipfix", ipfixAddr, "--netflow9", v9Addr, pcap}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // let the collectors read their sockets dry
+	// The collectors read their sockets after the replay returns: wait
+	// until each has written a record per direction (or give up after a
+	// while and let the comparison below say what is missing).
+	waitRecords(ipfixOut, "IPFIX", len(want))
+	waitRecords(v9Out, "NETFLOW_V9", len(want))
 	stopIPFIX()
 	stopV9()
 
@@ -118,6 +122,18 @@ func TestReplayExportToGoflow2(t *testing.T) {
 			}
 			t.Fatalf("%s: goflow2 decoded %d records, the truth has %d directions", c.name, len(got), len(want))
 		}
+	}
+}
+
+// waitRecords waits up to 10 s for goflow2 to have written n records of
+// kind to path.
+func waitRecords(path, kind string, n int) {
+	mark := []byte(fmt.Sprintf(`"type":%q`, kind))
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if b, _ := os.ReadFile(path); bytes.Count(b, mark) >= n {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
