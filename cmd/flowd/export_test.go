@@ -38,7 +38,6 @@ func TestReplayExportToNfcapd(t *testing.T) {
 	if err := runReplay([]string{"--format", "none", "--quiet", "--ipfix", ipfixAddr, "--netflow9", v9Addr, pcap}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // let the collectors read their sockets dry
 	stopIPFIX()
 	stopV9()
 	for name, d := range map[string]string{"IPFIX": ipfixDir, "NetFlow v9": v9Dir} {
@@ -88,7 +87,6 @@ func TestReplayActiveTimeout(t *testing.T) {
 	if err := runReplay([]string{"--format", "none", "--quiet", "--ipfix", addr, "--active-timeout", "2s", pcap}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
 	stop()
 	rows := nfcapdtest.Rows(t, nfdir, "%pr,%sa,%sp,%da,%dp,%pkt,%byt")
 	got := map[string][2]uint64{}

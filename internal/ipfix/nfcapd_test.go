@@ -121,7 +121,6 @@ func TestNfcapd(t *testing.T) {
 			if err != nil || s.Exported != uint64(len(recs)) {
 				t.Fatalf("close: %+v %v", s, err)
 			}
-			time.Sleep(300 * time.Millisecond) // let nfcapd read its socket dry
 			// nfcapd checks every message's sequence number against the
 			// previous one of the same exporter and domain.
 			if log := stop(); !strings.Contains(log, "Sequence Errors: 0,") {

@@ -56,8 +56,9 @@ func FreeUDPPort(t *testing.T) int {
 }
 
 // Start runs nfcapd on a loopback port, writing into a temporary
-// directory. The returned stop function sends SIGTERM (nfcapd then writes
-// out what it holds and closes its file), waits for it and returns what it
+// directory. The returned stop function waits until nfcapd has read every
+// datagram queued on its socket, sends SIGTERM (nfcapd then writes out
+// what it holds and closes its file), waits for it and returns what it
 // printed; t.Cleanup stops it if the test ends first.
 func Start(t *testing.T) (addr string, dir string, stop func() string) {
 	t.Helper()
@@ -85,6 +86,8 @@ func StartWith(t *testing.T, command func(name string, args ...string) *exec.Cmd
 			return out.String()
 		}
 		stopped = true
+		// Datagrams still queued on the socket are lost on SIGTERM.
+		waitDrained(cmd.Process.Pid, port)
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
@@ -114,6 +117,28 @@ func StartWith(t *testing.T, command func(name string, args ...string) *exec.Cmd
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Sprintf("127.0.0.1:%d", port), dir, stop
+}
+
+// waitDrained waits up to 10 s until the UDP socket on port in pid's
+// network namespace has nothing queued, read from /proc/PID/net/udp and
+// udp6 (tx_queue:rx_queue, hexadecimal, after the two addresses).
+func waitDrained(pid, port int) {
+	local := fmt.Sprintf(":%04X", port)
+	queued := func() bool {
+		for _, f := range []string{"udp", "udp6"} {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, f))
+			for _, line := range strings.Split(string(b), "\n") {
+				c := strings.Fields(line)
+				if len(c) > 4 && strings.HasSuffix(c[1], local) && !strings.HasSuffix(c[4], ":00000000") {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(10 * time.Second); queued() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Rows reads every file nfcapd closed in dir, one line per flow
