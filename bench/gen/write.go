@@ -34,41 +34,7 @@ func WritePcap(w io.Writer, cfg Config) (*Truth, error) {
 	if err != nil {
 		return nil, err
 	}
-	bw := bufio.NewWriterSize(w, 1<<16)
-	var hdr [24]byte
-	magic := uint32(0xA1B2C3D4)
-	nano := g.s.ifaces[0].Resolution == Nano
-	if nano {
-		magic = 0xA1B23C4D
-	}
-	binary.LittleEndian.PutUint32(hdr[0:], magic)
-	binary.LittleEndian.PutUint16(hdr[4:], 2)
-	binary.LittleEndian.PutUint16(hdr[6:], 4)
-	binary.LittleEndian.PutUint32(hdr[16:], SnapLen)
-	binary.LittleEndian.PutUint32(hdr[20:], uint32(g.s.ifaces[0].Link.LinkType()))
-	if _, err := bw.Write(hdr[:]); err != nil {
-		return nil, fmt.Errorf("write pcap: %w", err)
-	}
-	var fr capture.Frame
-	var rec [16]byte
-	for g.Next(&fr) {
-		sec, frac := fr.Timestamp/1e9, fr.Timestamp%1e9
-		if !nano {
-			frac /= 1000
-		}
-		binary.LittleEndian.PutUint32(rec[0:], uint32(sec))
-		binary.LittleEndian.PutUint32(rec[4:], uint32(frac))
-		binary.LittleEndian.PutUint32(rec[8:], uint32(len(fr.Data)))
-		binary.LittleEndian.PutUint32(rec[12:], fr.WireLen)
-		bw.Write(rec[:])
-		if _, err := bw.Write(fr.Data); err != nil {
-			return nil, fmt.Errorf("write pcap: %w", err)
-		}
-	}
-	if err := bw.Flush(); err != nil {
-		return nil, fmt.Errorf("write pcap: %w", err)
-	}
-	return g.Truth(), nil
+	return writeAll(g, newPcapWriter(w, g.s.ifaces[0]), "pcap")
 }
 
 // WritePcapNG writes cfg's traffic to w as a pcapng file with one interface
@@ -79,17 +45,95 @@ func WritePcapNG(w io.Writer, cfg Config) (*Truth, error) {
 	if err != nil {
 		return nil, err
 	}
-	pw := newNgWriter(w, g.s.ifaces)
+	return writeAll(g, newNgWriter(w, g.s.ifaces), "pcapng")
+}
+
+func writeAll(g *Generator, pw Writer, format string) (*Truth, error) {
 	var fr capture.Frame
 	for g.Next(&fr) {
 		if err := pw.WritePacket(&fr); err != nil {
-			return nil, fmt.Errorf("write pcapng: %w", err)
+			return nil, fmt.Errorf("write %s: %w", format, err)
 		}
 	}
 	if err := pw.Flush(); err != nil {
-		return nil, fmt.Errorf("write pcapng: %w", err)
+		return nil, fmt.Errorf("write %s: %w", format, err)
 	}
 	return g.Truth(), nil
+}
+
+// A Writer writes frames into a capture file, each at its interface's
+// timestamp resolution. Write errors stick: once one fails, every later
+// call returns it.
+type Writer interface {
+	WritePacket(fr *capture.Frame) error
+	Flush() error
+}
+
+// NewWriter writes the header of a capture file for ifs to w (pcapng when
+// ng, else pcap, which holds one interface) and returns the writer of its
+// frames. Each interface's Resolution must be Micro or Nano.
+func NewWriter(w io.Writer, ifs []Interface, ng bool) (Writer, error) {
+	for i, in := range ifs {
+		if in.Resolution != Micro && in.Resolution != Nano {
+			return nil, fmt.Errorf("gen: interface %d: resolution %d, want Micro or Nano", i, in.Resolution)
+		}
+	}
+	if ng {
+		return newNgWriter(w, ifs), nil
+	}
+	if len(ifs) != 1 {
+		return nil, ErrPcapInterfaces
+	}
+	return newPcapWriter(w, ifs[0]), nil
+}
+
+// pcapWriter writes a pcap file, little endian, with microsecond or
+// nanosecond timestamps as its one interface has them.
+type pcapWriter struct {
+	w    *bufio.Writer
+	nano bool
+	err  error
+}
+
+func newPcapWriter(w io.Writer, in Interface) *pcapWriter {
+	p := &pcapWriter{w: bufio.NewWriterSize(w, 1<<16), nano: in.Resolution == Nano}
+	var hdr [24]byte
+	magic := uint32(0xA1B2C3D4)
+	if p.nano {
+		magic = 0xA1B23C4D
+	}
+	binary.LittleEndian.PutUint32(hdr[0:], magic)
+	binary.LittleEndian.PutUint16(hdr[4:], 2)
+	binary.LittleEndian.PutUint16(hdr[6:], 4)
+	binary.LittleEndian.PutUint32(hdr[16:], SnapLen)
+	binary.LittleEndian.PutUint32(hdr[20:], uint32(in.Link.LinkType()))
+	_, p.err = p.w.Write(hdr[:])
+	return p
+}
+
+func (p *pcapWriter) WritePacket(fr *capture.Frame) error {
+	if p.err != nil {
+		return p.err
+	}
+	sec, frac := fr.Timestamp/1e9, fr.Timestamp%1e9
+	if !p.nano {
+		frac /= 1000
+	}
+	var rec [16]byte
+	binary.LittleEndian.PutUint32(rec[0:], uint32(sec))
+	binary.LittleEndian.PutUint32(rec[4:], uint32(frac))
+	binary.LittleEndian.PutUint32(rec[8:], uint32(len(fr.Data)))
+	binary.LittleEndian.PutUint32(rec[12:], fr.WireLen)
+	p.w.Write(rec[:])
+	_, p.err = p.w.Write(fr.Data)
+	return p.err
+}
+
+func (p *pcapWriter) Flush() error {
+	if p.err != nil {
+		return p.err
+	}
+	return p.w.Flush()
 }
 
 // The section and interface options are fixed, so that output does not

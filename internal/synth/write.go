@@ -1,8 +1,6 @@
 package synth
 
 import (
-	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -69,58 +67,9 @@ func write(w io.Writer, cfg gen.Config, x Extra, ng bool) (*gen.Truth, *Traffic,
 	if err != nil {
 		return nil, nil, err
 	}
-	bw := bufio.NewWriterSize(w, 1<<16)
-	ifs := g.Interfaces()
-	put := func(fr *capture.Frame) {
-		ts := uint64(fr.Timestamp)
-		micro := ifs[fr.Interface].Resolution == gen.Micro
-		if ng {
-			if micro {
-				ts /= 1000
-			}
-			n := 28 + len(fr.Data) + 4
-			pad := (4 - len(fr.Data)%4) % 4
-			n += pad
-			var h [28]byte
-			binary.LittleEndian.PutUint32(h[0:], 6)
-			binary.LittleEndian.PutUint32(h[4:], uint32(n))
-			binary.LittleEndian.PutUint32(h[8:], fr.Interface)
-			binary.LittleEndian.PutUint32(h[12:], uint32(ts>>32))
-			binary.LittleEndian.PutUint32(h[16:], uint32(ts))
-			binary.LittleEndian.PutUint32(h[20:], uint32(len(fr.Data)))
-			binary.LittleEndian.PutUint32(h[24:], fr.WireLen)
-			bw.Write(h[:])
-			bw.Write(fr.Data)
-			bw.Write(make([]byte, pad))
-			bw.Write(binary.LittleEndian.AppendUint32(nil, uint32(n)))
-			return
-		}
-		frac := ts % 1e9
-		if micro {
-			frac /= 1000
-		}
-		var h [16]byte
-		binary.LittleEndian.PutUint32(h[0:], uint32(ts/1e9))
-		binary.LittleEndian.PutUint32(h[4:], uint32(frac))
-		binary.LittleEndian.PutUint32(h[8:], uint32(len(fr.Data)))
-		binary.LittleEndian.PutUint32(h[12:], fr.WireLen)
-		bw.Write(h[:])
-		bw.Write(fr.Data)
-	}
-	if ng {
-		writeNGHeader(bw, ifs)
-	} else {
-		var h [24]byte
-		magic := uint32(0xA1B2C3D4)
-		if ifs[0].Resolution == gen.Nano {
-			magic = 0xA1B23C4D
-		}
-		binary.LittleEndian.PutUint32(h[0:], magic)
-		binary.LittleEndian.PutUint16(h[4:], 2)
-		binary.LittleEndian.PutUint16(h[6:], 4)
-		binary.LittleEndian.PutUint32(h[16:], gen.SnapLen)
-		binary.LittleEndian.PutUint32(h[20:], uint32(ifs[0].Link.LinkType()))
-		bw.Write(h[:])
+	pw, err := gen.NewWriter(w, g.Interfaces(), ng)
+	if err != nil {
+		return nil, nil, err
 	}
 	// Merge by time; on a tie bench/gen's frame first.
 	var fr capture.Frame
@@ -129,16 +78,16 @@ func write(w io.Writer, cfg gen.Config, x Extra, ng bool) (*gen.Truth, *Traffic,
 	var bytes uint64
 	for more || len(xs) > 0 {
 		if more && (len(xs) == 0 || fr.Timestamp <= xs[0].T) {
-			put(&fr)
+			pw.WritePacket(&fr)
 			more = g.Next(&fr)
 			continue
 		}
 		f := capture.Frame{Data: xs[0].Data, Timestamp: xs[0].T, WireLen: uint32(len(xs[0].Data)), LinkType: capture.LinkEthernet}
 		bytes += uint64(len(f.Data))
-		put(&f)
+		pw.WritePacket(&f)
 		xs = xs[1:]
 	}
-	if err := bw.Flush(); err != nil {
+	if err := pw.Flush(); err != nil { // the first write error, if any
 		return nil, nil, fmt.Errorf("write capture: %w", err)
 	}
 	t := g.Truth()
@@ -154,49 +103,4 @@ func write(w io.Writer, cfg gen.Config, x Extra, ng bool) (*gen.Truth, *Traffic,
 	}
 	t.DecodeErrors = maps.Clone(t.DecodeErrors)
 	return t, tr, nil
-}
-
-// writeNGHeader writes a pcapng Section Header Block and one Interface
-// Description Block per interface (if_name genN and if_tsresol, as
-// bench/gen writes them).
-func writeNGHeader(w *bufio.Writer, ifs []gen.Interface) {
-	block := func(typ uint32, body []byte) {
-		for len(body)%4 != 0 {
-			body = append(body, 0)
-		}
-		n := uint32(12 + len(body))
-		b := binary.LittleEndian.AppendUint32(nil, typ)
-		b = binary.LittleEndian.AppendUint32(b, n)
-		b = append(b, body...)
-		w.Write(binary.LittleEndian.AppendUint32(b, n))
-	}
-	opt := func(b []byte, code uint16, v []byte) []byte {
-		b = binary.LittleEndian.AppendUint16(b, code)
-		b = binary.LittleEndian.AppendUint16(b, uint16(len(v)))
-		b = append(b, v...)
-		for len(b)%4 != 0 {
-			b = append(b, 0)
-		}
-		return b
-	}
-	shb := binary.LittleEndian.AppendUint32(nil, 0x1A2B3C4D)
-	shb = binary.LittleEndian.AppendUint16(shb, 1)
-	shb = binary.LittleEndian.AppendUint16(shb, 0)
-	shb = binary.LittleEndian.AppendUint64(shb, ^uint64(0))
-	shb = opt(shb, 4, []byte("flowd gen"))
-	shb = opt(shb, 0, nil)
-	block(0x0A0D0D0A, shb)
-	for i, in := range ifs {
-		b := binary.LittleEndian.AppendUint16(nil, uint16(in.Link.LinkType()))
-		b = binary.LittleEndian.AppendUint16(b, 0)
-		b = binary.LittleEndian.AppendUint32(b, gen.SnapLen)
-		b = opt(b, 2, fmt.Appendf(nil, "gen%d", i))
-		res := byte(9)
-		if in.Resolution == gen.Micro {
-			res = 6
-		}
-		b = opt(b, 9, []byte{res})
-		b = opt(b, 0, nil)
-		block(1, b)
-	}
 }
