@@ -112,21 +112,42 @@ type rec struct {
 	fl        Flow
 	started   bool
 	srcClient bool
-	seen      [2]bool // a non-error packet went to-server, to-client
-	fin       [2]bool
+	progress  Progress
+}
+
+// Progress is what a flow's packets (ICMP errors aside) have shown of its
+// state: which directions carried one, which sent a TCP FIN, and whether
+// either sent a RST. The truth of generated traffic, here and in
+// internal/synth, keeps one per flow.
+type Progress struct {
+	seen, fin [2]bool
 	rst       bool
 }
 
-func (r *rec) state() string {
-	if r.fl.Proto == protoTCP {
+// Saw counts a packet in direction dir (0: to the server) with TCP flags
+// flags (0 for other protocols).
+func (p *Progress) Saw(dir int, flags uint8) {
+	p.seen[dir] = true
+	p.fin[dir] = p.fin[dir] || flags&fin != 0
+	p.rst = p.rst || flags&rst != 0
+}
+
+// Ending reports whether a FIN or RST was seen.
+func (p *Progress) Ending() bool { return p.rst || p.fin[0] || p.fin[1] }
+
+// State is the state flowd gives the flow at its end: for TCP closed after
+// a RST or a FIN each way and closing after one FIN, otherwise established
+// once packets went both ways, else new.
+func (p *Progress) State(tcp bool) string {
+	if tcp {
 		switch {
-		case r.rst || r.fin[0] && r.fin[1]:
+		case p.rst || p.fin[0] && p.fin[1]:
 			return "closed"
-		case r.fin[0] || r.fin[1]:
+		case p.fin[0] || p.fin[1]:
 			return "closing"
 		}
 	}
-	if r.seen[0] && r.seen[1] {
+	if p.seen[0] && p.seen[1] {
 		return "established"
 	}
 	return "new"
@@ -152,7 +173,7 @@ func (g *Generator) closeRec(i int32, reason string) {
 	if !r.started {
 		return
 	}
-	r.fl.State = r.state()
+	r.fl.State = r.progress.State(r.fl.Proto == protoTCP)
 	r.fl.Reason = reason
 	g.truth.Flows = append(g.truth.Flows, r.fl)
 	r.fl = Flow{}
@@ -231,7 +252,7 @@ func (g *Generator) count(f *flow, fromClient bool, frame, iplen int, flags uint
 	}
 	r := &g.recs[f.rec]
 	tcp := f.proto == pTCP
-	if tcp && !icmpErr && r.started && flags&(syn|ack|rst) == syn && (r.rst || r.fin[0] || r.fin[1]) {
+	if tcp && !icmpErr && r.started && flags&(syn|ack|rst) == syn && r.progress.Ending() {
 		g.closeRec(f.rec, "tcp-closed")
 		r.started = false
 		r.fl.Reused = true
@@ -287,19 +308,14 @@ func (g *Generator) count(f *flow, fromClient bool, frame, iplen int, flags uint
 	if fromClient != r.srcClient {
 		d = 1
 	}
-	r.seen[d] = true
-	if tcp {
-		if d == 0 {
-			fl.TCPFlagsToServer |= flags
-		} else {
-			fl.TCPFlagsToClient |= flags
-		}
-		if flags&rst != 0 {
-			r.rst = true
-		}
-		if flags&fin != 0 {
-			r.fin[d] = true
-		}
+	if !tcp {
+		flags = 0
+	}
+	r.progress.Saw(d, flags)
+	if d == 0 {
+		fl.TCPFlagsToServer |= flags
+	} else {
+		fl.TCPFlagsToClient |= flags
 	}
 }
 

@@ -218,7 +218,7 @@ func Make(x Extra) (*Traffic, error) {
 	}
 	slices.SortFunc(recs, func(a, b *frec) int { return cmp.Compare(a.order, b.order) })
 	for _, r := range recs {
-		r.fl.State = r.state()
+		r.fl.State = r.progress.State(r.fl.Proto == decode.ProtoTCP)
 		r.fl.Reason = "active"
 		m.out.Flows = append(m.out.Flows, r.fl)
 	}

@@ -18,27 +18,10 @@ type fkey struct {
 
 // frec is a flow's truth being counted.
 type frec struct {
-	fl     gen.Flow
-	sp, dp uint16 // the initiator's and responder's key ports
-	order  int
-	seen   [2]bool
-	fin    [2]bool
-	rst    bool
-}
-
-func (r *frec) state() string {
-	if r.fl.Proto == decode.ProtoTCP {
-		switch {
-		case r.rst || r.fin[0] && r.fin[1]:
-			return "closed"
-		case r.fin[0] || r.fin[1]:
-			return "closing"
-		}
-	}
-	if r.seen[0] && r.seen[1] {
-		return "established"
-	}
-	return "new"
+	fl       gen.Flow
+	sp, dp   uint16 // the initiator's and responder's key ports
+	order    int
+	progress gen.Progress
 }
 
 // count adds one packet of level l, d tunnels deep, sent at t.
@@ -67,7 +50,6 @@ func (m *maker) count(t int64, d int, l *level) {
 	if l.src != r.fl.Src || l.sport != r.sp {
 		dir = 1
 	}
-	r.seen[dir] = true
 	if dir == 0 {
 		r.fl.PktsToServer++
 		r.fl.BytesToServer += uint64(l.frame)
@@ -79,14 +61,11 @@ func (m *maker) count(t int64, d int, l *level) {
 		r.fl.IPBytesToClient += uint64(l.ip)
 		r.fl.TCPFlagsToClient |= l.flags
 	}
-	if l.proto == decode.ProtoTCP {
-		if l.flags&0x01 != 0 {
-			r.fin[dir] = true
-		}
-		if l.flags&0x04 != 0 {
-			r.rst = true
-		}
+	flags := l.flags
+	if l.proto != decode.ProtoTCP {
+		flags = 0
 	}
+	r.progress.Saw(dir, flags)
 	if l.fragment {
 		r.fl.Fragmented = true
 	}
