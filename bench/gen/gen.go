@@ -698,11 +698,11 @@ func (g *Generator) icmpError(f *flow) int {
 	b[0], b[1], b[2], b[3] = typ, code, 0, 0
 	b[4], b[5], b[6], b[7] = 0, 0, 0, 0
 	copy(b[8:], q)
-	s := csum(0, b[:l4])
+	s := OnesSum(0, b[:l4])
 	if v6 {
 		s += ps
 	}
-	binary.BigEndian.PutUint16(b[2:], fold(s))
+	binary.BigEndian.PutUint16(b[2:], Fold(s))
 	frame := g.finishFrame(f.iface, n+hl+l4)
 	g.count(f, !toClient, frame, hl+l4, 0, true)
 	return frame

@@ -121,7 +121,7 @@ func (g *Generator) malformed(k int) int {
 		var q [20]byte
 		ipHeader(q[:], false, false, 0, &dst, &src, protoTCP, 63, uint16(k), true, 20, nil)
 		copy(c[8:], q[:12])
-		binary.BigEndian.PutUint16(c[2:], fold(csum(0, c)))
+		binary.BigEndian.PutUint16(c[2:], Fold(OnesSum(0, c)))
 		n += 40
 	}
 	g.truth.DecodeErrors[reason]++

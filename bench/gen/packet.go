@@ -77,9 +77,9 @@ func (p *payloadPattern) sum(o, n int) uint64 {
 	return s
 }
 
-// csum adds the big-endian 16-bit words of b to s (a trailing odd byte is
+// OnesSum adds the big-endian 16-bit words of b to s (a trailing odd byte is
 // the high half of a word).
-func csum(s uint64, b []byte) uint64 {
+func OnesSum(s uint64, b []byte) uint64 {
 	for len(b) >= 4 {
 		s += uint64(binary.BigEndian.Uint32(b))
 		b = b[4:]
@@ -94,8 +94,8 @@ func csum(s uint64, b []byte) uint64 {
 	return s
 }
 
-// fold turns a partial sum into the Internet checksum.
-func fold(s uint64) uint16 {
+// Fold turns a partial sum into the Internet checksum.
+func Fold(s uint64) uint16 {
 	for s>>16 != 0 {
 		s = s&0xFFFF + s>>16
 	}
@@ -288,12 +288,12 @@ func ipHeader(b []byte, v6, opt bool, ext uint8, src, dst *[16]byte, proto uint8
 		if opt {
 			b[20], b[21], b[22], b[23] = 0x94, 0x04, 0, 0 // router alert
 		}
-		binary.BigEndian.PutUint16(b[10:], fold(csum(0, b[:hl])))
+		binary.BigEndian.PutUint16(b[10:], Fold(OnesSum(0, b[:hl])))
 		dl := l4len
 		if fr != nil {
 			dl = fr.total
 		}
-		ps := csum(0, src[:4]) + csum(0, dst[:4]) + uint64(proto) + uint64(dl)
+		ps := OnesSum(0, src[:4]) + OnesSum(0, dst[:4]) + uint64(proto) + uint64(dl)
 		return hl, ps
 	}
 	hl := 40
@@ -338,7 +338,7 @@ func ipHeader(b []byte, v6, opt bool, ext uint8, src, dst *[16]byte, proto uint8
 	if fr != nil {
 		dl = fr.total
 	}
-	ps := csum(0, src[:]) + csum(0, dst[:]) + uint64(proto) + uint64(dl)
+	ps := OnesSum(0, src[:]) + OnesSum(0, dst[:]) + uint64(proto) + uint64(dl)
 	return hl, ps
 }
 

@@ -163,7 +163,7 @@ func (g *Generator) tcpSeg(f *flow, fromClient bool, flags uint8, seq, ackn uint
 	tcpHeader(b, sp, dp, seq, ackn, flags, win, opt)
 	po := 2 * g.r.intn(patLen/8)
 	copy(b[hl:], g.pat.b[po:po+plen])
-	binary.BigEndian.PutUint16(b[16:], fold(ps+csum(0, b[:hl])+g.pat.sum(po, plen)))
+	binary.BigEndian.PutUint16(b[16:], Fold(ps+OnesSum(0, b[:hl])+g.pat.sum(po, plen)))
 	g.ipHdr, g.ipLen = off-g.ipOff+8, off-g.ipOff+l4 // 8: what RFC 792 quotes at least
 	frame := g.finishFrame(f.iface, off+l4)
 	g.count(f, fromClient, frame, off-g.ipOff+l4, flags, false)
@@ -452,7 +452,7 @@ func (g *Generator) udpDatagram(f *flow, fromClient bool) int {
 	g.udpHeader(b, f, fromClient, l4)
 	po := 2 * g.r.intn(patLen/8)
 	copy(b[8:], g.pat.b[po:po+p])
-	c := fold(ps + csum(0, b[:8]) + g.pat.sum(po, p))
+	c := Fold(ps + OnesSum(0, b[:8]) + g.pat.sum(po, p))
 	if c == 0 {
 		c = 0xFFFF
 	}
@@ -498,7 +498,7 @@ func (g *Generator) udpFragment(f *flow, fromClient bool) int {
 	if i == 0 {
 		g.udpHeader(b, f, fromClient, total)
 		copy(b[8:], g.pat.b[po:po+n-8])
-		c := fold(ps + csum(0, b[:8]) + g.pat.sum(po, total-8))
+		c := Fold(ps + OnesSum(0, b[:8]) + g.pat.sum(po, total-8))
 		if c == 0 {
 			c = 0xFFFF
 		}
@@ -590,11 +590,11 @@ func (g *Generator) echo(f *flow, request bool) int {
 	binary.BigEndian.PutUint16(b[6:], f.seq)
 	po := 2 * int(f.id%(patLen/8))
 	copy(b[8:], g.pat.b[po:po+p])
-	s := csum(0, b[:8]) + g.pat.sum(po, p)
+	s := OnesSum(0, b[:8]) + g.pat.sum(po, p)
 	if f.v6() {
 		s += ps
 	}
-	binary.BigEndian.PutUint16(b[2:], fold(s))
+	binary.BigEndian.PutUint16(b[2:], Fold(s))
 	frame := g.finishFrame(f.iface, off+l4)
 	g.count(f, request, frame, off-g.ipOff+l4, 0, false)
 	return frame

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 
+	"github.com/flowd/flowd/bench/gen"
 	"github.com/flowd/flowd/decode"
 )
 
@@ -47,31 +48,12 @@ func (p *pkt) payload(n int, seed byte) {
 	}
 }
 
-// csum adds b to a ones' complement sum.
-func csum(s uint32, b []byte) uint32 {
-	for len(b) >= 2 {
-		s += uint32(b[0])<<8 | uint32(b[1])
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		s += uint32(b[0]) << 8
-	}
-	return s
-}
-
-func fold(s uint32) uint16 {
-	for s>>16 != 0 {
-		s = s&0xFFFF + s>>16
-	}
-	return ^uint16(s)
-}
-
 // pseudo is the sum of the pseudo-header of an upper-layer packet of n
 // bytes.
-func pseudo(src, dst netip.Addr, proto uint8, n int) uint32 {
-	s := csum(0, src.AsSlice())
-	s = csum(s, dst.AsSlice())
-	return s + uint32(proto) + uint32(n)
+func pseudo(src, dst netip.Addr, proto uint8, n int) uint64 {
+	s := gen.OnesSum(0, src.AsSlice())
+	s = gen.OnesSum(s, dst.AsSlice())
+	return s + uint64(proto) + uint64(n)
 }
 
 // udp wraps p.b in a UDP header with its checksum (kept 0 over IPv4 when
@@ -83,7 +65,7 @@ func (p *pkt) udp(src, dst netip.Addr, sp, dp uint16, zeroSum bool) {
 	binary.BigEndian.PutUint16(h[4:], uint16(8+len(p.b)))
 	p.prepend(h)
 	if !(zeroSum && src.Is4()) {
-		c := fold(csum(pseudo(src, dst, decode.ProtoUDP, len(p.b)), p.b))
+		c := gen.Fold(gen.OnesSum(pseudo(src, dst, decode.ProtoUDP, len(p.b)), p.b))
 		if c == 0 {
 			c = 0xFFFF
 		}
@@ -103,7 +85,7 @@ func (p *pkt) tcp(src, dst netip.Addr, sp, dp uint16, seq, ack uint32, flags uin
 	h[13] = flags
 	binary.BigEndian.PutUint16(h[14:], 64240)
 	p.prepend(h)
-	binary.BigEndian.PutUint16(p.b[16:], fold(csum(pseudo(src, dst, decode.ProtoTCP, len(p.b)), p.b)))
+	binary.BigEndian.PutUint16(p.b[16:], gen.Fold(gen.OnesSum(pseudo(src, dst, decode.ProtoTCP, len(p.b)), p.b)))
 	p.sp, p.dp, p.flags = sp, dp, flags
 }
 
@@ -128,7 +110,7 @@ func (p *pkt) ip(src, dst netip.Addr, proto uint8, id uint16) {
 		s, d := src.As4(), dst.As4()
 		copy(h[12:], s[:])
 		copy(h[16:], d[:])
-		binary.BigEndian.PutUint16(h[10:], fold(csum(0, h)))
+		binary.BigEndian.PutUint16(h[10:], gen.Fold(gen.OnesSum(0, h)))
 		p.prepend(h)
 	} else {
 		h := make([]byte, 40)
@@ -231,7 +213,7 @@ func (p *pkt) gre(proto uint16, sum, key, seq bool, k, s uint32) {
 	binary.BigEndian.PutUint16(h[2:], proto)
 	p.prepend(h)
 	if sum {
-		binary.BigEndian.PutUint16(p.b[4:], fold(csum(0, p.b)))
+		binary.BigEndian.PutUint16(p.b[4:], gen.Fold(gen.OnesSum(0, p.b)))
 	}
 	p.carry = decode.TunnelGRE
 }
@@ -303,7 +285,7 @@ func fragment4(ip []byte, mtu int) [][]byte {
 		}
 		binary.BigEndian.PutUint16(f[6:], fo)
 		f[10], f[11] = 0, 0
-		binary.BigEndian.PutUint16(f[10:], fold(csum(0, f[:hl])))
+		binary.BigEndian.PutUint16(f[10:], gen.Fold(gen.OnesSum(0, f[:hl])))
 		out = append(out, f)
 	}
 	return out
