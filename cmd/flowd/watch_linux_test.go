@@ -104,6 +104,9 @@ func echoFlows(t *testing.T, p *testnet.Pair, flows, per, payload int) []int {
 			t.Fatal(err)
 		}
 		ports = append(ports, conn.LocalAddr().(*net.UDPAddr).Port)
+		// Open until every flow is done, so that no two flows draw the
+		// same ephemeral port (one flow, then, to flowd).
+		defer conn.Close()
 		buf := make([]byte, payload)
 		for range per {
 			conn.Write(buf)
@@ -112,7 +115,6 @@ func echoFlows(t *testing.T, p *testnet.Pair, flows, per, payload int) []int {
 				t.Fatalf("echo: %v", err)
 			}
 		}
-		conn.Close()
 	}
 	return ports
 }
