@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/flowd/flowd/capture"
 	"github.com/flowd/flowd/decode"
@@ -106,33 +107,70 @@ func (s *source) run(ctx context.Context, inline bool) {
 }
 
 // readAll reads, decodes and deals batches until the source ends, fails,
-// or ctx is done.
+// or ctx is done. A live source then drains: it goes on reading what the
+// kernel took in before the stop (drain).
 func (s *source) readAll(ctx context.Context) error {
 	if s.pipe != nil {
 		defer s.stopPipeline()
 	}
 	for ctx.Err() == nil {
 		n, err := s.src.ReadBatch(s.frames)
-		if n > 0 {
-			s.take(s.frames[:n])
-			if s.info.Live {
-				// A live link may be slow: hand over what was read now
-				// rather than when a batch fills, so that scans and
-				// timeouts see every packet within a read.
-				for wi := range s.out {
-					s.flush(wi)
-				}
-			}
-		}
-		s.publish(false, nil)
-		if s.inline {
-			s.e.workers[0].pollCtl()
-		}
+		s.hand(s.frames[:n])
 		if err != nil {
 			return err
 		}
 	}
+	if s.info.Live {
+		return s.drain(time.Now().UnixNano())
+	}
 	return nil
+}
+
+// liveDrainMax bounds a live source's drain, for a link so busy that no
+// read ever comes back empty and a clock that stamps frames in the future.
+const liveDrainMax = time.Second
+
+// drain reads a live source after the stop at stopAt until a read finds
+// nothing (it waits the source's poll timeout first) or a frame stamped
+// after stopAt, so that frames received before the stop are counted
+// rather than lost with the socket: the last ring block may still be
+// filling when the signal comes. Frames after stopAt are left out.
+func (s *source) drain(stopAt int64) error {
+	for deadline := time.Now().Add(liveDrainMax); time.Now().Before(deadline); {
+		n, err := s.src.ReadBatch(s.frames)
+		keep := n
+		for i := range n {
+			if s.frames[i].Timestamp > stopAt {
+				keep = i
+				break
+			}
+		}
+		s.hand(s.frames[:keep])
+		if err != nil || n == 0 || keep < n {
+			return err
+		}
+	}
+	return nil
+}
+
+// hand decodes and deals a batch of frames read (none: only the status and
+// control steps of a read).
+func (s *source) hand(frames []capture.Frame) {
+	if len(frames) > 0 {
+		s.take(frames)
+		if s.info.Live {
+			// A live link may be slow: hand over what was read now
+			// rather than when a batch fills, so that scans and
+			// timeouts see every packet within a read.
+			for wi := range s.out {
+				s.flush(wi)
+			}
+		}
+	}
+	s.publish(false, nil)
+	if s.inline {
+		s.e.workers[0].pollCtl()
+	}
 }
 
 // take counts a batch of frames, moves the engine clock, and decodes the

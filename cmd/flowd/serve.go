@@ -34,7 +34,8 @@ clock stands still (--clock packet) and the flows stay in the table, so the
 replayed table can be queried at leisure. Or by live interfaces (--iface),
 captured until flowd stops; the engine clock is then the wall clock, and
 kernel drops show in /status and /metrics. The two are not mixed. SIGINT or
-SIGTERM ends every flow with reason "shutdown", flushes the sinks (--eve,
+SIGTERM reads the frames live interfaces received before it (at most a
+second), ends every flow with reason "shutdown", flushes the sinks (--eve,
 --ipfix) and exits 0.
 
 Every flag is also a key of the YAML --config file (flags override it).

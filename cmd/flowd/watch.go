@@ -25,8 +25,9 @@ terminal, without -o, it shows instead a view of the busiest flows in the
 table, refreshed every second, with the packet rate and the kernel's drops
 (--view flows prints the ending flows there too).
 
-SIGINT or SIGTERM ends every flow in the table with reason "shutdown",
-writes it, and exits 0. An unknown interface, missing privileges
+SIGINT or SIGTERM reads the frames the interface received before it (at
+most a second), ends every flow in the table with reason "shutdown", writes
+it, and exits 0. An unknown interface, missing privileges
 (CAP_NET_RAW) or a filter that does not compile exit 2 with the reason.
 `
 

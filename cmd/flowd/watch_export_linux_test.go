@@ -6,7 +6,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/flowd/flowd/internal/ipfix/nfcapdtest"
 	"github.com/flowd/flowd/internal/testnet"
@@ -29,7 +28,6 @@ func TestWatchExportsToNfcapd(t *testing.T) {
 
 	const flows, per, payload = 8, 5, 100
 	ports := echoFlows(t, p, flows, per, payload)
-	time.Sleep(200 * time.Millisecond) // let the last frames reach the engine
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("flowd watch: %v\n%s", err, stderr.String())
