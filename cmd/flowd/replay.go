@@ -211,7 +211,7 @@ func runReplay(args []string) error {
 		}
 	}
 	if stats != nil {
-		stats.sink = sink
+		stats.w.sink = sink
 	}
 	var selSink *selectSink
 	switch {

@@ -47,6 +47,21 @@ func (x *statsFlags) check(eve bool, want string) error {
 	return nil
 }
 
+// statsWriter writes stats events into a sink and keeps the first error.
+type statsWriter struct {
+	sink  *output.Sink
+	start int64 // when counting began, for the events' uptime
+	buf   []byte
+	err   error
+}
+
+func (w *statsWriter) write(place, at int64, st *engine.Status) {
+	w.buf = output.AppendStats(w.buf[:0], at, st, output.StatsOptions{Start: w.start})
+	if err := w.sink.WriteEvent(place, w.buf); err != nil && w.err == nil {
+		w.err = err
+	}
+}
+
 // replayStats writes a replay's stats events in capture time. Its sources
 // (wrap) hand the engine their frames up to each interval boundary, and
 // write the boundary's event once the engine has counted them, before the
@@ -54,14 +69,11 @@ func (x *statsFlags) check(eve bool, want string) error {
 type replayStats struct {
 	e        *engine.Engine
 	interval int64
-	sink     *output.Sink // set before the engine starts
 
 	mu      sync.Mutex
+	w       statsWriter // w.sink set before the engine starts; w.start: the first frame's time
 	started bool
-	first   int64 // the first frame's time
 	next    int64 // the next boundary
-	buf     []byte
-	err     error // the first write that failed
 }
 
 // newReplayStats returns nil when interval is 0 (no events).
@@ -87,13 +99,13 @@ func (r *replayStats) due(ts int64) int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.started {
-		r.started, r.first, r.next = true, ts, ts+r.interval
+		r.started, r.w.start, r.next = true, ts, ts+r.interval
 		return r.next
 	}
 	if ts >= r.next {
 		at := r.next + (ts-r.next)/r.interval*r.interval
 		st := r.e.Status()
-		r.write(at, at, &st)
+		r.w.write(at, at, &st)
 		r.next = at + r.interval
 	}
 	return r.next
@@ -111,18 +123,11 @@ func (r *replayStats) final(st *engine.Status) error {
 	if !r.started || at == 0 {
 		at = time.Now().UnixNano()
 		if !r.started {
-			r.first = at
+			r.w.start = at
 		}
 	}
-	r.write(output.AtEnd, at, st)
-	return r.err
-}
-
-func (r *replayStats) write(place, at int64, st *engine.Status) {
-	r.buf = output.AppendStats(r.buf[:0], at, st, output.StatsOptions{Start: r.first})
-	if err := r.sink.WriteEvent(place, r.buf); err != nil && r.err == nil {
-		r.err = err
-	}
+	r.w.write(output.AtEnd, at, st)
+	return r.w.err
 }
 
 // statsSource hands its source's frames over up to the next boundary,
@@ -175,14 +180,11 @@ func cut(frames []capture.Frame, next int64) int {
 
 // liveStats writes serve's and watch's stats events in wall time.
 type liveStats struct {
-	e     *engine.Engine
-	sink  *output.Sink
-	start int64
-	stop  chan struct{}
-	done  chan struct{}
-	mu    sync.Mutex
-	buf   []byte
-	err   error
+	e    *engine.Engine
+	stop chan struct{}
+	done chan struct{}
+	mu   sync.Mutex
+	w    statsWriter
 }
 
 // startLiveStats writes an event every interval until finish; nil when
@@ -191,7 +193,7 @@ func startLiveStats(interval time.Duration, e *engine.Engine, sink *output.Sink)
 	if interval <= 0 || sink == nil {
 		return nil
 	}
-	l := &liveStats{e: e, sink: sink, start: time.Now().UnixNano(), stop: make(chan struct{}), done: make(chan struct{})}
+	l := &liveStats{e: e, w: statsWriter{sink: sink, start: time.Now().UnixNano()}, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
 		tick := time.NewTicker(interval)
@@ -210,16 +212,13 @@ func startLiveStats(interval time.Duration, e *engine.Engine, sink *output.Sink)
 
 func (l *liveStats) write(at int64, last bool) {
 	st := l.e.Status()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf = output.AppendStats(l.buf[:0], at, &st, output.StatsOptions{Start: l.start})
 	place := at
 	if last {
 		place = output.AtEnd
 	}
-	if err := l.sink.WriteEvent(place, l.buf); err != nil && l.err == nil {
-		l.err = err
-	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.w.write(place, at, &st)
 }
 
 // finish stops the ticks and writes the last event (call it before the
@@ -232,5 +231,5 @@ func (l *liveStats) finish() error {
 	close(l.stop)
 	<-l.done
 	l.write(time.Now().UnixNano(), true)
-	return l.err
+	return l.w.err
 }
