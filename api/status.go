@@ -108,23 +108,7 @@ func byInterface(srcs []engine.SourceStatus) (out []engine.SourceStatus, members
 		}
 		members[g] = append(members[g], i)
 		m := &out[g]
-		m.Frames += s.Frames
-		m.Bytes += s.Bytes
-		m.Drops += s.Drops
-		for r := range s.DecodeErrors {
-			m.DecodeErrors[r] += s.DecodeErrors[r]
-		}
-		for k := range s.Tunnels {
-			m.Tunnels[k] += s.Tunnels[k]
-		}
-		for r := range s.TunnelErrors {
-			m.TunnelErrors[r] += s.TunnelErrors[r]
-		}
-		m.FragmentsWithoutFirst += s.FragmentsWithoutFirst
-		m.Received += s.Received
-		m.Freezes += s.Freezes
-		m.IfDrops += s.IfDrops
-		m.Reopens += s.Reopens
+		m.AddCounts(s)
 		// The interface is capturing when every socket is; otherwise its
 		// state is the first troubled socket's.
 		if m.Up && !s.Up {

@@ -76,6 +76,30 @@ func (s *SourceStatus) Unusable() (total uint64) {
 	return total
 }
 
+// AddCounts adds o's counters to s (frames, bytes, drops, the decode,
+// tunnel and fragment counts, and the live ones), as when the sockets of
+// one interface are shown as one; identity, progress and state are left
+// to the caller.
+func (s *SourceStatus) AddCounts(o *SourceStatus) {
+	s.Frames += o.Frames
+	s.Bytes += o.Bytes
+	s.Drops += o.Drops
+	for r := range o.DecodeErrors {
+		s.DecodeErrors[r] += o.DecodeErrors[r]
+	}
+	for k := range o.Tunnels {
+		s.Tunnels[k] += o.Tunnels[k]
+	}
+	for r := range o.TunnelErrors {
+		s.TunnelErrors[r] += o.TunnelErrors[r]
+	}
+	s.FragmentsWithoutFirst += o.FragmentsWithoutFirst
+	s.Received += o.Received
+	s.Freezes += o.Freezes
+	s.IfDrops += o.IfDrops
+	s.Reopens += o.Reopens
+}
+
 // Status is a snapshot of the engine's counters, summed over workers.
 type Status struct {
 	Sources []SourceStatus
