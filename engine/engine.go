@@ -202,8 +202,12 @@ func (e *Engine) Start(ctx context.Context) error {
 	go func() {
 		e.srcWG.Wait()
 		// Let every worker count what is queued, so that SourcesDone means
-		// every packet read is in the table.
-		_ = e.do(context.Background(), func(int, *flowtable.Shard) {})
+		// every packet read is in the table, and then expire what the
+		// engine clock has timed out: until now a worker swept only up to
+		// its own newest packet (worker.sweepClock), so the table at the
+		// end is what it is however many workers, and whenever it is read.
+		now := e.clock.now()
+		_ = e.do(context.Background(), func(_ int, s *flowtable.Shard) { s.Expire(now, s.Cap()) })
 		close(e.srcDone)
 	}()
 	return nil

@@ -48,6 +48,7 @@ type worker struct {
 	ended   []flowtable.Flow // ended flows waiting for the sinks
 	windows []FlowWindow     // flow windows waiting for the window sinks
 	packets uint64
+	seen    int64 // the newest packet time this worker counted (sweepClock)
 
 	mu  sync.Mutex // guards pub
 	pub workerStats
@@ -124,7 +125,10 @@ func (w *worker) process(pkts []flowtable.Packet) {
 	s := w.shard
 	s.UpdateBatch(pkts)
 	w.packets += uint64(len(pkts))
-	s.Expire(w.e.clock.now(), len(pkts)*sweepPerPacket+8)
+	if n := len(pkts); n > 0 {
+		w.seen = max(w.seen, pkts[n-1].Time)
+	}
+	s.Expire(w.sweepClock(), len(pkts)*sweepPerPacket+8)
 	w.publish()
 }
 
@@ -211,7 +215,7 @@ func (w *worker) run(inline bool) {
 		case <-tick.C:
 			// Idle or not, let time expire flows and let ended flows reach the
 			// sinks within a tick.
-			w.shard.Expire(w.e.clock.now(), idleSweep)
+			w.shard.Expire(w.sweepClock(), idleSweep)
 			w.flushEnded()
 			w.publish()
 		case <-w.quit:
@@ -226,3 +230,27 @@ func (w *worker) run(inline bool) {
 // idleSweep is the slab slots swept per tick: 64 Ki slots every 100 ms
 // covers a 1 M-flow shard in under 2 s when no packets drive the sweep.
 const idleSweep = 1 << 16
+
+// sweepClock is the time this worker expires flows (and closes flow-log
+// windows) at. The engine clock runs ahead of a worker: a source moves it
+// when it reads a batch, while packets of that batch and of the ones
+// before may still be on their way to this worker (on the decoders, in a
+// batch being filled, in its queue), and a flow idle past its timeout at
+// the engine clock may have such a packet coming. With packet time a
+// worker therefore sweeps only up to the newest packet it counted itself:
+// every packet still to come is newer (capture order is time order), so
+// it ends exactly the flows one worker would, whatever the number of
+// workers. Once the sources have ended every packet is counted, and the
+// engine clock is safe. With wall time the engine clock moves on without
+// packets and a live worker's queue is short: it sweeps at the engine
+// clock.
+func (w *worker) sweepClock() int64 {
+	if w.e.clock.mode == ClockPacket {
+		select {
+		case <-w.e.srcDone:
+		default:
+			return w.seen
+		}
+	}
+	return w.e.clock.now()
+}
