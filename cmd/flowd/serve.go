@@ -309,14 +309,17 @@ func serve(o serveOpts) error {
 	} else if creds != nil {
 		fmt.Fprintln(os.Stderr, "flowd serve: note: /status and /metrics are not authenticated; --metrics-listen 127.0.0.1:PORT keeps them off --listen")
 	}
+	// Signals are caught before the listening line: a supervisor (or a
+	// test) that sends SIGTERM as soon as it reads the line gets the clean
+	// stop, not the default action's kill.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	hs := api.NewHTTPServer(handler, api.Limits{})
 	ln = api.LimitListener(ln, api.Limits{})
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	fmt.Fprintf(os.Stderr, "flowd serve: listening on http://%s (firewall %s, %s, %s)\n", ln.Addr(), o.arn, o.az, o.vpce)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if err := e.Start(context.Background()); err != nil {
 		return err
 	}

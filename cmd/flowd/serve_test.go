@@ -305,3 +305,17 @@ func operationFlows(ctx context.Context, t *testing.T, client *nfw.Client, arn, 
 	}
 	return flows
 }
+
+// TestServeTermRightAfterListening: SIGTERM sent the moment flowd serve
+// says it listens gets the clean stop (exit 0), every time: the signal is
+// caught before the line is written, not after.
+func TestServeTermRightAfterListening(t *testing.T) {
+	bin := buildFlowd(t)
+	for i := range 10 {
+		_, stop := startServeWithin(t, 20*time.Second, bin)
+		stop()
+		if lastServeErr != nil {
+			t.Fatalf("run %d: flowd serve stopped with %v:\n%s", i, lastServeErr, lastServeOutput)
+		}
+	}
+}
