@@ -356,15 +356,15 @@ func (s *AFPacket) arm() error {
 }
 
 func (s *AFPacket) fanoutErr(err error) error {
-	detail := "(PACKET_FANOUT)"
+	detail := "PACKET_FANOUT"
 	if s.group.id != 0 {
-		detail = fmt.Sprintf("(PACKET_FANOUT group %d, maybe in use by another program in another mode)", s.group.id)
+		detail += fmt.Sprintf(" group %d, maybe in use by another program in another mode", s.group.id)
 	}
 	if s.group.mode == FanoutAddr && errors.Is(err, syscall.EINVAL) {
 		// Kernels before 4.3 have no PACKET_FANOUT_CBPF.
-		detail = detail[:len(detail)-1] + "; a kernel without PACKET_FANOUT_CBPF needs the hash mode)"
+		detail += "; a kernel without PACKET_FANOUT_CBPF needs the hash mode"
 	}
-	return liveErr("afpacket", s.iface, errors.New("cannot join fanout group"), detail, err)
+	return liveErr("afpacket", s.iface, errors.New("cannot join fanout group"), "("+detail+")", err)
 }
 
 // ReadBatch fills dst with the next frames, straight from the ring. It

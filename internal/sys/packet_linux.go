@@ -107,18 +107,24 @@ func PacketUnmap(mem []byte) error {
 
 // PacketAttachFilter attaches a classic BPF program to fd.
 func PacketAttachFilter(fd int, prog []SockFilter) error {
+	return setProgram(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, "SO_ATTACH_FILTER", prog)
+}
+
+// setProgram sets socket option opt (named name in errors) to the classic
+// BPF program prog.
+func setProgram(fd, level, opt int, name string, prog []SockFilter) error {
 	if len(prog) == 0 || len(prog) > 0xffff {
-		return fmt.Errorf("filter: %d instructions (1-65535)", len(prog))
+		return fmt.Errorf("%s: a program of %d instructions (1-65535)", name, len(prog))
 	}
 	// SockFilter has the kernel's layout, as unix.SockFilter does.
 	fp := unix.SockFprog{
 		Len:    uint16(len(prog)),
 		Filter: (*unix.SockFilter)(unsafe.Pointer(&prog[0])),
 	}
-	err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fp)
+	err := unix.SetsockoptSockFprog(fd, level, opt, &fp)
 	runtime.KeepAlive(prog)
 	if err != nil {
-		return os.NewSyscallError("setsockopt SO_ATTACH_FILTER", err)
+		return os.NewSyscallError("setsockopt "+name, err)
 	}
 	return nil
 }
@@ -155,9 +161,6 @@ func PacketFanout(fd int, id uint16, prog []SockFilter, defrag, unique bool) (ui
 	flags := unix.PACKET_FANOUT_HASH
 	if prog != nil {
 		flags = unix.PACKET_FANOUT_CBPF
-		if len(prog) > 0xffff {
-			return 0, fmt.Errorf("fanout program: %d instructions (1-65535)", len(prog))
-		}
 	}
 	if defrag {
 		flags |= unix.PACKET_FANOUT_FLAG_DEFRAG
@@ -169,14 +172,8 @@ func PacketFanout(fd int, id uint16, prog []SockFilter, defrag, unique bool) (ui
 		return 0, os.NewSyscallError("setsockopt PACKET_FANOUT", err)
 	}
 	if prog != nil {
-		fp := unix.SockFprog{
-			Len:    uint16(len(prog)),
-			Filter: (*unix.SockFilter)(unsafe.Pointer(&prog[0])),
-		}
-		err := unix.SetsockoptSockFprog(fd, unix.SOL_PACKET, unix.PACKET_FANOUT_DATA, &fp)
-		runtime.KeepAlive(prog)
-		if err != nil {
-			return 0, os.NewSyscallError("setsockopt PACKET_FANOUT_DATA", err)
+		if err := setProgram(fd, unix.SOL_PACKET, unix.PACKET_FANOUT_DATA, "PACKET_FANOUT_DATA", prog); err != nil {
+			return 0, err
 		}
 	}
 	v, err := unix.GetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT)
