@@ -18,20 +18,6 @@ import (
 // a raw packet socket, so the test decides every byte: VLAN tags, IPv4 and
 // IPv6 fragments, ICMP errors from a third address.
 
-func csum16(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	for s > 0xffff {
-		s = s&0xffff + s>>16
-	}
-	return ^uint16(s)
-}
-
 // ethFrame wraps an IP packet in Ethernet with tags VLAN tags (0, 1: 802.1Q,
 // 2: 802.1ad outside 802.1Q).
 func ethFrame(p *testnet.Pair, tags int, v6 bool, pkt []byte) []byte {
@@ -60,7 +46,7 @@ func ip4Packet(src, dst netip.Addr, proto byte, id uint16, frag uint16, payload 
 	s, d := src.As4(), dst.As4()
 	copy(h[12:], s[:])
 	copy(h[16:], d[:])
-	binary.BigEndian.PutUint16(h[10:], csum16(h))
+	binary.BigEndian.PutUint16(h[10:], ^onesSum(h))
 	return append(h, payload...)
 }
 
@@ -118,7 +104,7 @@ func pairFrames(p *testnet.Pair, i int, a, b, router netip.Addr) [][]byte {
 			}
 			e := append([]byte{11, 0, 0, 0, 0, 0, 0, 0}, quote()...)
 			e = append(e, m...)
-			binary.BigEndian.PutUint16(e[2:], csum16(e))
+			binary.BigEndian.PutUint16(e[2:], ^onesSum(e))
 			return ip4Packet(src, a, 1, uint16(i), 0, e)
 		}
 		frag := func(first bool) []byte {
