@@ -16,9 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
 	"github.com/flowd/flowd/capture"
+	"github.com/flowd/flowd/internal/eveschema"
 )
 
 // statsEvent is what the tests read of an EVE stats event.
@@ -182,26 +181,11 @@ func TestReplayStatsInterval(t *testing.T) {
 	t.Run("schema", func(t *testing.T) { validateEVE(t, lines[0]) })
 }
 
-// validateEVE checks lines against Suricata's EVE schema, kept beside the
-// repository; it skips where the schema is not.
+// validateEVE checks lines against Suricata's EVE schema; it skips where
+// the schema is not.
 func validateEVE(t *testing.T, lines []string) {
 	t.Helper()
-	raw, err := os.ReadFile("../../../shared/reference/suricata-eve-schema.json")
-	if err != nil {
-		t.Skipf("Suricata's EVE schema is not beside the repository (%v): the events are checked where it is", err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("eve.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	schema, err := c.Compile("eve.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := eveschema.Load(t)
 	for _, l := range lines {
 		var v any
 		if err := json.Unmarshal([]byte(l), &v); err != nil {

@@ -9,24 +9,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
 	"github.com/flowd/flowd/bench/gen"
 	"github.com/flowd/flowd/capture"
 	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/internal/eveschema"
 	"github.com/flowd/flowd/internal/output"
 )
-
-// schemaPath is Suricata's published EVE JSON schema, kept beside the
-// repository (not in it) as test data.
-const schemaPath = "../../../shared/reference/suricata-eve-schema.json"
 
 // TestEVESchema replays generated captures (TCP, UDP, ICMP, SCTP, IPv6,
 // VLANs, fragments, ICMP errors, several link types) and the bundled
 // sample with EVE output, and validates every event against Suricata's
 // EVE schema.
 func TestEVESchema(t *testing.T) {
-	schema := compileEVESchema(t)
+	schema := eveschema.Load(t)
 	var caps [][]byte
 	sample, err := os.ReadFile("../../testdata/sample.pcap")
 	if err != nil {
@@ -115,26 +110,4 @@ func TestEVESchema(t *testing.T) {
 	if schema.Validate(bogus) == nil {
 		t.Error("the schema accepts a flow event with a string packet count")
 	}
-}
-
-// compileEVESchema compiles Suricata's EVE schema, or skips.
-func compileEVESchema(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	raw, err := os.ReadFile(schemaPath)
-	if err != nil {
-		t.Skipf("Suricata's EVE schema is not at %s (%v): the events are checked where it is", schemaPath, err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("eve.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	schema, err := c.Compile("eve.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return schema
 }

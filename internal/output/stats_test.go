@@ -15,6 +15,7 @@ import (
 	"github.com/flowd/flowd/capture"
 	"github.com/flowd/flowd/decode"
 	"github.com/flowd/flowd/engine"
+	"github.com/flowd/flowd/internal/eveschema"
 	"github.com/flowd/flowd/internal/output"
 )
 
@@ -338,7 +339,7 @@ func TestStatsSinkEndOrder(t *testing.T) {
 // every counter set (live capture included), validate against Suricata's
 // EVE schema, whose stats objects take no name Suricata does not write.
 func TestEVESchemaStats(t *testing.T) {
-	schema := compileEVESchema(t)
+	schema := eveschema.Load(t)
 	var b bytes.Buffer
 	if _, err := gen.WritePcap(&b, gen.Config{Seed: 4, Flows: 200, IPv6: 0.3, VLAN: 0.2, Fragments: 0.1, ICMPErrors: 0.1}); err != nil {
 		t.Fatal(err)
