@@ -200,7 +200,8 @@ func eveTCPState(f *engine.Flow) string {
 // its EVE leaves them out, so the two files hold the same flows.
 func eveTracks(p uint8) bool {
 	switch p {
-	case 1, 4, 6, 17, 41, 50, 58, 132:
+	case decode.ProtoICMP, decode.ProtoIPv4, decode.ProtoTCP, decode.ProtoUDP, decode.ProtoIPv6,
+		decode.ProtoESP, decode.ProtoICMPv6, decode.ProtoSCTP:
 		return true
 	}
 	return false
