@@ -371,6 +371,18 @@ var tunnelNames = [NumTunnelKinds]string{
 	TunnelEtherIP: "etherip",
 }
 
+// CountedHeader is how many bytes of its own header a tunnel of kind k
+// adds to the length of the packet inside it, as Suricata counts that
+// packet: ERSPAN II's 8 (Suricata decodes the ERSPAN header as part of the
+// inner packet), none for the others (the inner packet starts after the
+// tunnel's headers). CapLen of the inner packet stays the bytes Decode saw.
+func (k TunnelKind) CountedHeader() uint32 {
+	if k == TunnelERSPAN2 {
+		return erspan2Len
+	}
+	return 0
+}
+
 // String returns the tunnel kind's name as counters and outputs show it.
 func (k TunnelKind) String() string {
 	if k < NumTunnelKinds {

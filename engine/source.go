@@ -273,12 +273,7 @@ func decodeBatch(rb *rawBatch, d *decode.Packet, src uint16, domain uint8) {
 				rb.tunnelErrs[d.TunnelReason]++
 				break
 			}
-			// Suricata's packet inside ERSPAN II starts at the 8-byte
-			// ERSPAN header, not at the mirrored frame, and counts it.
-			var hdr uint32
-			if d.Tunnel == decode.TunnelERSPAN2 {
-				hdr = 8
-			}
+			hdr := d.Tunnel.CountedHeader()
 			if !d.DecodeInner(d, fr.Data) {
 				break
 			}
