@@ -702,10 +702,6 @@ func (h *harness) replay(ctx context.Context, w int, format output.Format) (Samp
 		e.Stop(engine.ReasonActive)
 		return Sample{}, err
 	}
-	if err := e.Sweep(ctx); err != nil {
-		e.Stop(engine.ReasonActive)
-		return Sample{}, fmt.Errorf("bench: %w", err)
-	}
 	if err := e.Stop(engine.ReasonActive); err != nil {
 		return Sample{}, fmt.Errorf("bench: %s output: %w", format, err)
 	}

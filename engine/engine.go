@@ -214,7 +214,9 @@ func (e *Engine) Start(ctx context.Context) error {
 }
 
 // SourcesDone is closed when every source has ended (files at their end,
-// live sources stopped) and the workers have counted every packet read.
+// live sources stopped), the workers have counted every packet read, and
+// every shard has expired the flows idle past their timeout at the engine
+// clock: the flows left are exactly the active ones.
 func (e *Engine) SourcesDone() <-chan struct{} { return e.srcDone }
 
 // Err returns the first source error (a damaged file, a failed read).
@@ -234,16 +236,6 @@ func (e *Engine) setErr(err error) {
 
 // Now returns the engine clock (Unix ns).
 func (e *Engine) Now() int64 { return e.clock.now() }
-
-// Sweep runs a full expiry pass in every shard at the engine clock and
-// waits for it. Replay calls it at the end so that the flows it reports as
-// active are exactly those not idle past their timeout.
-func (e *Engine) Sweep(ctx context.Context) error {
-	now := e.clock.now()
-	return e.do(ctx, func(_ int, s *flowtable.Shard) {
-		s.Expire(now, s.Cap())
-	})
-}
 
 // do runs fn inside every worker, between batches, with that worker's shard,
 // and waits until all have run it. fn runs on the workers' goroutines

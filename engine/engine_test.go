@@ -140,9 +140,6 @@ func runCapsAs(t testing.TB, cfg Config, infos []SourceInfo, caps ...*capBuilder
 		t.Fatal(err)
 	}
 	<-e.SourcesDone()
-	if err := e.Sweep(ctx); err != nil {
-		t.Fatal(err)
-	}
 	st := e.Status()
 	if err := e.Stop(ReasonActive); err != nil {
 		t.Fatal(err)

@@ -210,9 +210,6 @@ func replayCSV(t *testing.T, capBytes []byte, cfg engine.Config) (string, engine
 		t.Fatal(err)
 	}
 	<-e.SourcesDone()
-	if err := e.Sweep(ctx); err != nil {
-		t.Fatal(err)
-	}
 	st := e.Status()
 	if err := e.Stop(engine.ReasonActive); err != nil {
 		t.Fatal(err)
